@@ -1,0 +1,61 @@
+import { promises as fs } from 'node:fs';
+import type { AppServices } from './app';
+import type { Config } from './config';
+import type { Logger } from './logger';
+import { resolveRootToken, tokenVerifier } from './services/auth';
+import { countedKeyManagement } from './services/kms/counted-key-management';
+import { EmbeddedKms } from './services/kms/embedded/embedded-kms';
+import type { KeyManagement } from './services/kms/key-management';
+import { createMetrics } from './services/metrics';
+import { findSpecPath } from './spec-path';
+
+/** The running service's parts, with what must be closed on shutdown. */
+export interface ComposedServices extends AppServices {
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: turns configuration into the ports and services the app runs on.
+ * This is the only place that knows which adapter backs which port.
+ */
+export async function composeServices(config: Config, logger: Logger): Promise<ComposedServices> {
+  await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const metrics = createMetrics({ processMetrics: true });
+  const closers: (() => Promise<void>)[] = [];
+
+  const root = await resolveRootToken(config.dataDir, config.rootToken);
+  if (root.file) {
+    logger.info(root.created ? 'generated the root token' : 'using the root token file', { file: root.file });
+  }
+
+  let rawKms: KeyManagement;
+  if (config.kmsBackend === 'embedded') {
+    const embedded = await EmbeddedKms.open({
+      dataDir: config.dataDir,
+      region: config.region,
+      accountId: config.accountId,
+      rootKey: config.rootKey,
+      logger,
+    });
+    closers.push(() => embedded.close());
+    rawKms = embedded;
+  } else {
+    throw new Error('COFFER_KMS_BACKEND=aws is not available yet');
+  }
+  const kms = countedKeyManagement(rawKms, metrics);
+
+  let ready = true;
+  return {
+    config,
+    logger,
+    metrics,
+    kms,
+    tokens: tokenVerifier(root.token),
+    specPath: findSpecPath(),
+    isReady: () => ready,
+    async close() {
+      ready = false;
+      for (const close of closers.reverse()) await close();
+    },
+  };
+}

@@ -1,0 +1,153 @@
+import path from 'node:path';
+
+/**
+ * Configuration from the environment. Each setting is declared once with its variable, its
+ * documentation, a default and a parser; `loadConfig` reports every bad variable at once and
+ * start-up stops with that message.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  rootToken?: string;
+  rootKey?: Buffer;
+  rootAccessKeyId?: string;
+  rootSecretAccessKey?: string;
+  region: string;
+  accountId: string;
+  kmsBackend: 'embedded' | 'aws';
+  kmsEndpoint?: string;
+  storageBackend: 'embedded' | 's3';
+  s3Endpoint?: string;
+  s3ForcePathStyle: boolean;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  cache: {
+    enabled: boolean;
+    maxAgeSeconds: number;
+    maxMessagesPerKey: number;
+    maxBytesPerKey: number;
+    capacity: number;
+  };
+  envelopeFrameLength: number;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  optional(name: string, check?: (v: string) => string | undefined): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined || !check) return value;
+    const problem = check(value);
+    if (problem) this.problems.push(`${name}: ${problem} (got "${value}")`);
+    return value;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value) || n < min || n > max) {
+      this.problems.push(`${name}: must be an integer from ${min} to ${max} (got "${value}")`);
+      return fallback;
+    }
+    return n;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.raw(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if (['true', '1', 'yes'].includes(value)) return true;
+    if (['false', '0', 'no'].includes(value)) return false;
+    this.problems.push(`${name}: must be true or false (got "${value}")`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(value)) {
+      this.problems.push(`${name}: must be one of ${allowed.join(', ')} (got "${value}")`);
+      return fallback;
+    }
+    return value as T;
+  }
+}
+
+const urlProblem = (v: string) => (/^https?:\/\/[^\s/]+/.test(v) ? undefined : 'must be an http(s) URL');
+
+function rootKeyFrom(reader: Reader, env: Env): Buffer | undefined {
+  const value = env.COFFER_ROOT_KEY;
+  if (!value) return undefined;
+  const key = Buffer.from(value, 'base64');
+  if (key.length !== 32 || key.toString('base64') !== value.trim()) {
+    // Never echo the value: it is key material.
+    reader.problems.push('COFFER_ROOT_KEY: must be 32 bytes in standard base64');
+    return undefined;
+  }
+  return key;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const r = new Reader(env);
+  const config: Config = {
+    port: r.int('PORT', 8080, 0, 65535),
+    host: r.string('COFFER_HOST', '0.0.0.0'),
+    dataDir: path.resolve(r.string('COFFER_DATA_DIR', './data')),
+    rootToken: r.optional('COFFER_ROOT_TOKEN', (v) =>
+      v.length >= 16 ? undefined : 'must be at least 16 characters',
+    ),
+    rootKey: rootKeyFrom(r, env),
+    rootAccessKeyId: r.optional('COFFER_ROOT_ACCESS_KEY_ID', (v) =>
+      /^[A-Z0-9]{16,128}$/.test(v) ? undefined : 'must be 16-128 upper-case letters and digits',
+    ),
+    rootSecretAccessKey: env.COFFER_ROOT_SECRET_ACCESS_KEY || undefined,
+    region: r.optional('AWS_REGION', (v) =>
+      /^[a-z]{2}(-[a-z]+)+-\d+$/.test(v) ? undefined : 'must be a region name such as us-east-1',
+    ) ?? 'us-east-1',
+    accountId: r.optional('COFFER_ACCOUNT_ID', (v) =>
+      /^\d{12}$/.test(v) ? undefined : 'must be 12 digits',
+    ) ?? '111122223333',
+    kmsBackend: r.oneOf('COFFER_KMS_BACKEND', ['embedded', 'aws'] as const, 'embedded'),
+    kmsEndpoint: r.optional('COFFER_KMS_ENDPOINT', urlProblem),
+    storageBackend: r.oneOf('COFFER_STORAGE_BACKEND', ['embedded', 's3'] as const, 'embedded'),
+    s3Endpoint: r.optional('COFFER_S3_ENDPOINT', urlProblem),
+    s3ForcePathStyle: r.bool('COFFER_S3_FORCE_PATH_STYLE', false),
+    logLevel: r.oneOf('COFFER_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
+    cache: {
+      enabled: r.bool('COFFER_CACHE_ENABLED', true),
+      maxAgeSeconds: r.int('COFFER_CACHE_MAX_AGE_SECONDS', 300, 1, 86400),
+      maxMessagesPerKey: r.int('COFFER_CACHE_MAX_MESSAGES', 1000, 1, 2 ** 32),
+      maxBytesPerKey: r.int('COFFER_CACHE_MAX_BYTES', 2 ** 36, 1, Number.MAX_SAFE_INTEGER),
+      capacity: r.int('COFFER_CACHE_CAPACITY', 100, 1, 100000),
+    },
+    envelopeFrameLength: r.int('COFFER_ENVELOPE_FRAME_LENGTH', 65536, 128, 2 ** 22),
+    shutdownTimeoutMs: r.int('COFFER_SHUTDOWN_TIMEOUT_MS', 10000, 0, 600000),
+  };
+  if ((config.rootAccessKeyId === undefined) !== (config.rootSecretAccessKey === undefined)) {
+    r.problems.push(
+      'COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY: set both or neither',
+    );
+  }
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
+}

@@ -1,0 +1,63 @@
+import type { Server } from 'node:http';
+import { createApp } from './app';
+import { composeServices } from './compose';
+import { ConfigError, loadConfig } from './config';
+import { createLogger } from './logger';
+
+/** Process entry: config, services, app, listen; on SIGTERM/SIGINT finish in-flight work and flush. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`coffer: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  const services = await composeServices(config, logger);
+  const app = createApp(services);
+  const server: Server = app.listen(config.port, config.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  logger.info('coffer listening', { url: `http://127.0.0.1:${port}`, kms: config.kmsBackend, storage: config.storageBackend, dataDir: config.dataDir });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { signal });
+    // Stop accepting, let in-flight requests finish, then flush state; a deadline bounds the wait.
+    const deadline = setTimeout(() => {
+      logger.warn('shutdown deadline reached; closing open connections');
+      server.closeAllConnections();
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
+    server.closeIdleConnections();
+    server.close(() => {
+      services
+        .close()
+        .then(() => {
+          logger.info('stopped');
+          process.exit(0);
+        })
+        .catch((err: unknown) => {
+          logger.error('shutdown failed', { error: err instanceof Error ? err.message : String(err) });
+          process.exit(1);
+        });
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`coffer: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

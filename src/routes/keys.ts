@@ -1,0 +1,75 @@
+import { Router } from 'express';
+import type { components } from '../generated/api';
+import type { KeyManagement } from '../services/kms/key-management';
+import type { KeyDescription, KeyService } from '../services/keys/key-service';
+import { isoDate, pathParam, queryInt, queryString } from './codec';
+
+type Schemas = components['schemas'];
+
+export function keyMetadataJson(m: KeyDescription['keyMetadata']): Schemas['KeyMetadata'] {
+  return {
+    ...m,
+    encryptionAlgorithms: [...m.encryptionAlgorithms],
+    creationDate: m.creationDate.toISOString(),
+    deletionDate: isoDate(m.deletionDate),
+    validTo: isoDate(m.validTo),
+  };
+}
+
+function descriptionJson(d: KeyDescription): Schemas['KeyDescription'] {
+  return {
+    keyMetadata: keyMetadataJson(d.keyMetadata),
+    aliases: d.aliases,
+    tags: d.tags,
+    keyRotationEnabled: d.rotation?.keyRotationEnabled,
+    rotationPeriodInDays: d.rotation?.rotationPeriodInDays,
+  };
+}
+
+/** /v1/keys: create, list, describe, enable, disable, schedule and cancel deletion. */
+export function keysRouter(kms: KeyManagement, keys: KeyService): Router {
+  const router = Router();
+
+  router.post('/v1/keys', async (req, res) => {
+    const body = (req.body ?? {}) as Schemas['CreateKeyRequest'];
+    const created = await keys.create({
+      description: body.description,
+      origin: body.origin,
+      tags: body.tags,
+      alias: body.alias,
+    });
+    res.status(201).json(descriptionJson(created));
+  });
+
+  router.get('/v1/keys', async (req, res) => {
+    const page = await kms.listKeys({ limit: queryInt(req, 'limit'), marker: queryString(req, 'marker') });
+    const body: Schemas['KeyList'] = { keys: page.items, nextMarker: page.nextMarker, truncated: page.truncated };
+    res.json(body);
+  });
+
+  router.get('/v1/keys/:keyId', async (req, res) => {
+    res.json(descriptionJson(await keys.describe(pathParam(req, 'keyId'))));
+  });
+
+  router.post('/v1/keys/:keyId/enable', async (req, res) => {
+    await kms.enableKey(pathParam(req, 'keyId'));
+    res.status(204).end();
+  });
+
+  router.post('/v1/keys/:keyId/disable', async (req, res) => {
+    await kms.disableKey(pathParam(req, 'keyId'));
+    res.status(204).end();
+  });
+
+  router.delete('/v1/keys/:keyId', async (req, res) => {
+    const r = await kms.scheduleKeyDeletion(pathParam(req, 'keyId'), queryInt(req, 'pendingWindowInDays'));
+    const body: Schemas['ScheduledDeletion'] = { ...r, deletionDate: r.deletionDate.toISOString() };
+    res.json(body);
+  });
+
+  router.post('/v1/keys/:keyId/cancel-deletion', async (req, res) => {
+    res.json(await kms.cancelKeyDeletion(pathParam(req, 'keyId')));
+  });
+
+  return router;
+}

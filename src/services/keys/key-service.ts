@@ -1,0 +1,61 @@
+import { isServiceError } from '../errors';
+import type { CreateKeyInput, KeyManagement, KeyMetadata, RotationStatus, Tag } from '../kms/key-management';
+
+export interface KeyDescription {
+  keyMetadata: KeyMetadata;
+  aliases: string[];
+  tags: Tag[];
+  rotation?: RotationStatus;
+}
+
+/**
+ * Key operations that take more than one KMS call: creating a key together with its alias, and
+ * describing a key with its aliases, tags and rotation status.
+ */
+export class KeyService {
+  constructor(private readonly kms: KeyManagement) {}
+
+  /**
+   * Creates the key, then the alias. If the alias cannot be created the new key is scheduled
+   * for deletion (shortest window) so a failed call leaves no orphan key behind.
+   */
+  async create(input: CreateKeyInput & { alias?: string }): Promise<KeyDescription> {
+    const { alias, ...keyInput } = input;
+    const keyMetadata = await this.kms.createKey(keyInput);
+    if (alias) {
+      try {
+        await this.kms.createAlias(alias, keyMetadata.keyId);
+      } catch (err) {
+        await this.kms.scheduleKeyDeletion(keyMetadata.keyId, 7).catch(() => undefined);
+        throw err;
+      }
+    }
+    return { keyMetadata, aliases: alias ? [alias] : [], tags: keyInput.tags ?? [] };
+  }
+
+  async describe(keyId: string): Promise<KeyDescription> {
+    const keyMetadata = await this.kms.describeKey(keyId);
+    const [aliases, tags, rotation] = await Promise.all([
+      this.kms.listAliases({ keyId: keyMetadata.keyId, limit: 100 }),
+      this.kms.listResourceTags(keyMetadata.keyId, { limit: 50 }),
+      this.rotationIfApplicable(keyMetadata),
+    ]);
+    return {
+      keyMetadata,
+      aliases: aliases.items.map((a) => a.aliasName),
+      tags: tags.items,
+      rotation,
+    };
+  }
+
+  /** AWS refuses rotation status for keys that are not usable or have imported material. */
+  private async rotationIfApplicable(key: KeyMetadata): Promise<RotationStatus | undefined> {
+    if (key.origin !== 'AWS_KMS' || key.keyState === 'PendingDeletion') return undefined;
+    try {
+      return await this.kms.getKeyRotationStatus(key.keyId);
+    } catch (err) {
+      if (isServiceError(err)) return undefined;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import { isServiceError } from '../errors';
+import type { Metrics } from '../metrics';
+import type { KeyManagement, KmsOperation } from './key-management';
+
+/** Port method name to the AWS operation name used as the metric label. */
+const operationByMethod: Record<keyof KeyManagement, KmsOperation> = {
+  createKey: 'CreateKey',
+  describeKey: 'DescribeKey',
+  listKeys: 'ListKeys',
+  enableKey: 'EnableKey',
+  disableKey: 'DisableKey',
+  scheduleKeyDeletion: 'ScheduleKeyDeletion',
+  cancelKeyDeletion: 'CancelKeyDeletion',
+  listResourceTags: 'ListResourceTags',
+  createAlias: 'CreateAlias',
+  updateAlias: 'UpdateAlias',
+  deleteAlias: 'DeleteAlias',
+  listAliases: 'ListAliases',
+  generateDataKey: 'GenerateDataKey',
+  generateDataKeyWithoutPlaintext: 'GenerateDataKeyWithoutPlaintext',
+  encrypt: 'Encrypt',
+  decrypt: 'Decrypt',
+  reEncrypt: 'ReEncrypt',
+  generateRandom: 'GenerateRandom',
+  enableKeyRotation: 'EnableKeyRotation',
+  disableKeyRotation: 'DisableKeyRotation',
+  getKeyRotationStatus: 'GetKeyRotationStatus',
+  rotateKeyOnDemand: 'RotateKeyOnDemand',
+  listKeyRotations: 'ListKeyRotations',
+  getParametersForImport: 'GetParametersForImport',
+  importKeyMaterial: 'ImportKeyMaterial',
+  deleteImportedKeyMaterial: 'DeleteImportedKeyMaterial',
+};
+
+/**
+ * Wraps a KeyManagement so that every call is counted exactly once in
+ * `coffer_kms_requests_total{operation,outcome}`. This is the single choke point every KMS call
+ * passes (routes, the wire endpoint, the data-key cache, the object store), which is what makes
+ * the effect of caching visible.
+ */
+export function countedKeyManagement(inner: KeyManagement, metrics: Metrics): KeyManagement {
+  const counted = {} as Record<keyof KeyManagement, unknown>;
+  for (const method of Object.keys(operationByMethod) as (keyof KeyManagement)[]) {
+    const operation = operationByMethod[method];
+    const call = inner[method] as (...args: unknown[]) => Promise<unknown>;
+    counted[method] = async (...args: unknown[]) => {
+      try {
+        const result = await call.apply(inner, args);
+        metrics.kmsRequests.inc({ operation, outcome: 'success' });
+        return result;
+      } catch (err) {
+        const outcome = isServiceError(err) ? err.code : 'InternalError';
+        metrics.kmsRequests.inc({ operation, outcome });
+        throw err;
+      }
+    };
+  }
+  return counted as KeyManagement;
+}
