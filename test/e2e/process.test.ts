@@ -1,0 +1,102 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import request from 'supertest';
+import { MAIN_FOR_TESTS } from '../support/paths';
+import { spawnCoffer } from '../support/spawn-coffer';
+
+const TOKEN = 'process-test-token-0123456789';
+let dataDir: string;
+beforeEach(() => {
+  dataDir = mkdtempSync(path.join(tmpdir(), 'coffer-proc-'));
+});
+afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+const authed = (url: string) => ({
+  post: (p: string, body: object) => request(url).post(p).set('Authorization', `Bearer ${TOKEN}`).send(body),
+  get: (p: string) => request(url).get(p).set('Authorization', `Bearer ${TOKEN}`),
+});
+
+describe('the service process', () => {
+  it('generates a 0600 root token file, logs its path and never the token', async () => {
+    const coffer = await spawnCoffer({ COFFER_DATA_DIR: dataDir });
+    const file = path.join(dataDir, 'root-token');
+    const token = readFileSync(file, 'utf8').trim();
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(coffer.stderr()).toContain(file);
+    expect(coffer.stderr()).not.toContain(token);
+    const r = await request(coffer.url).get('/v1/keys').set('Authorization', `Bearer ${token}`);
+    expect(r.status).toBe(200);
+    coffer.child.kill('SIGTERM');
+    expect(await coffer.exited).toBe(0);
+  });
+
+  it('stops at start-up on a bad variable, naming it', () => {
+    const r = spawnSync(process.execPath, [MAIN_FOR_TESTS], {
+      env: { PATH: process.env.PATH ?? '', PORT: 'eighty', COFFER_KMS_BACKEND: 'cloud', COFFER_DATA_DIR: dataDir },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('PORT');
+    expect(r.stderr).toContain('COFFER_KMS_BACKEND');
+  });
+
+  it('keeps keys, aliases and the ability to decrypt across a restart', async () => {
+    const env = { COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: TOKEN };
+    const first = await spawnCoffer(env);
+    await authed(first.url).post('/v1/keys', { alias: 'alias/keep' }).expect(201);
+    const enc = await authed(first.url).post('/v1/encrypt', {
+      keyId: 'alias/keep',
+      plaintext: Buffer.from('survives').toString('base64'),
+      encryptionContext: { k: 'v' },
+    });
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const second = await spawnCoffer(env);
+    const dec = await authed(second.url).post('/v1/decrypt', {
+      ciphertextBlob: enc.body.ciphertextBlob,
+      encryptionContext: { k: 'v' },
+    });
+    expect(dec.status).toBe(200);
+    expect(Buffer.from(dec.body.plaintext, 'base64').toString()).toBe('survives');
+    expect((await authed(second.url).get(`/v1/keys/${encodeURIComponent('alias/keep')}`)).status).toBe(200);
+    second.child.kill('SIGTERM');
+    await second.exited;
+  });
+
+  it('after kill -9 in a burst of creations, holds every acknowledged key and alias', async () => {
+    const env = { COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: TOKEN };
+    const coffer = await spawnCoffer(env);
+    const acked: { keyId: string; alias: string }[] = [];
+    let stop = false;
+    const worker = async (w: number) => {
+      for (let i = 0; !stop; i++) {
+        const alias = `alias/burst-${w}-${i}`;
+        try {
+          const r = await authed(coffer.url).post('/v1/keys', { alias });
+          if (r.status === 201) acked.push({ keyId: r.body.keyMetadata.keyId, alias });
+        } catch {
+          return; // the connection died with the process
+        }
+      }
+    };
+    const workers = Array.from({ length: 8 }, (_, w) => worker(w));
+    while (acked.length < 40) await new Promise((r) => setTimeout(r, 10));
+    coffer.child.kill('SIGKILL');
+    stop = true;
+    await Promise.all(workers);
+    await coffer.exited;
+
+    const again = await spawnCoffer(env);
+    const snapshot = [...acked];
+    for (const { keyId, alias } of snapshot) {
+      const byId = await authed(again.url).get(`/v1/keys/${keyId}`);
+      expect(byId.status).toBe(200);
+      expect(byId.body.aliases).toContain(alias);
+    }
+    again.child.kill('SIGTERM');
+    await again.exited;
+  });
+});

@@ -1,0 +1,40 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { runShell } from './support/markdown-script';
+import { REPO_ROOT } from './support/paths';
+import { startCoffer, type RunningCoffer } from './support/start-coffer';
+
+/** The ```sh blocks of the README, in order, as a reader would paste them. */
+function readmeBlocks(): string[] {
+  const text = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+  return [...text.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1] ?? '');
+}
+
+let coffer: RunningCoffer;
+let workDir: string;
+beforeAll(async () => {
+  // The README reads the token from data/root-token, as on a fresh clone: start without one.
+  workDir = mkdtempSync(path.join(tmpdir(), 'coffer-readme-'));
+  mkdirSync(path.join(workDir, 'data'));
+  coffer = await startCoffer({ COFFER_DATA_DIR: path.join(workDir, 'data'), COFFER_ROOT_TOKEN: '' });
+});
+afterAll(async () => {
+  await coffer.stop();
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+it('runs every README example against a started Coffer without a server error', async () => {
+  const blocks = readmeBlocks();
+  expect(blocks.length).toBeGreaterThan(5);
+  const script = blocks.join('\n');
+  const result = await runShell(script, { cwd: workDir, env: { COFFER_URL: coffer.url, COFFER_TOKEN: '' } });
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  expect(result.stdout).not.toMatch(/"code":"InternalError"/);
+  // Spot checks of what the examples promise.
+  expect(result.stdout).toContain('card 4111');
+  expect(result.stdout).toContain('InvalidCiphertextException');
+  expect(result.stdout).toMatch(/^Enabled$/m);
+  expect(result.stdout).toMatch(/^coffer_kms_requests_total\{operation="Encrypt",outcome="success"\} \d+/m);
+});

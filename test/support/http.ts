@@ -1,0 +1,31 @@
+import request from 'supertest';
+import type { RunningCoffer } from './start-coffer';
+
+/** A supertest agent bound to a running Coffer, sending its bearer token. */
+export function api(coffer: RunningCoffer) {
+  const auth = { Authorization: `Bearer ${coffer.token}` };
+  const r = request(coffer.url);
+  return {
+    get: (p: string) => r.get(p).set(auth),
+    post: (p: string, body?: object) => r.post(p).set(auth).send(body),
+    put: (p: string, body?: object) => r.put(p).set(auth).send(body),
+    delete: (p: string) => r.delete(p).set(auth),
+    raw: r,
+  };
+}
+
+/** The current value of one Prometheus sample, 0 when absent. */
+export async function metricValue(coffer: RunningCoffer, name: string, labels: Record<string, string>): Promise<number> {
+  const text = (await request(coffer.url).get('/metrics')).text;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const labelText = line.slice(name.length + 1, line.indexOf('}'));
+    const found = Object.fromEntries(
+      [...labelText.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]),
+    );
+    if (Object.entries(labels).every(([k, v]) => found[k] === v)) return Number(line.slice(line.indexOf('}') + 1));
+  }
+  return 0;
+}
+
+export const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');

@@ -1,0 +1,44 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { MAIN_FOR_TESTS as MAIN } from './paths';
+
+export interface CofferProcess {
+  child: ChildProcess;
+  url: string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Requires `npm run build` (the test command builds before jest). */
+export function assertBuilt(): void {
+  if (!existsSync(MAIN)) throw new Error('dist/src/main.js missing: run `npm run build` first');
+}
+
+/** Starts `node dist/src/main.js` as the container would, and waits for its listening line. */
+export async function spawnCoffer(env: Record<string, string>): Promise<CofferProcess> {
+  assertBuilt();
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH ?? '', PORT: '0', COFFER_HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line:\n${err}`)), 20000);
+    const check = () => {
+      const m = /"msg":"coffer listening","url":"([^"]+)"/.exec(err);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        child.stderr!.off('data', check);
+        resolve(m[1]);
+      }
+    };
+    child.stderr!.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code}:\n${err}`));
+    });
+  });
+  return { child, url, stderr: () => err, exited };
+}

@@ -1,0 +1,44 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createApp } from '../../src/app';
+import { composeServices, type ComposedServices } from '../../src/compose';
+import { loadConfig } from '../../src/config';
+import { silentLogger } from '../../src/logger';
+
+export interface RunningCoffer {
+  url: string;
+  token: string;
+  dataDir: string;
+  services: ComposedServices;
+  server: Server;
+  /** Stops the server and services; removes the data dir unless `keepData`. */
+  stop(options?: { keepData?: boolean }): Promise<void>;
+}
+
+export const TEST_TOKEN = 'test-root-token-0123456789';
+
+/** Starts a real Coffer (embedded backends) in this process on a free port with a temp data dir. */
+export async function startCoffer(env: Record<string, string> = {}): Promise<RunningCoffer> {
+  const dataDir = env.COFFER_DATA_DIR ?? mkdtempSync(path.join(tmpdir(), 'coffer-test-'));
+  const config = loadConfig({ COFFER_ROOT_TOKEN: TEST_TOKEN, COFFER_LOG_LEVEL: 'silent', ...env, COFFER_DATA_DIR: dataDir, PORT: '0' });
+  const services = await composeServices(config, silentLogger);
+  const server = createApp(services).listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    token: config.rootToken ?? readFileSync(path.join(dataDir, 'root-token'), 'utf8').trim(),
+    dataDir,
+    services,
+    server,
+    async stop(options = {}) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await services.close();
+      if (!options.keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
