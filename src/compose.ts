@@ -11,6 +11,8 @@ import { findSpecPath } from './spec-path';
 
 /** The running service's parts, with what must be closed on shutdown. */
 export interface ComposedServices extends AppServices {
+  /** Readiness goes false at once, so a load balancer stops sending while requests drain. */
+  beginShutdown(): void;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,9 @@ export async function composeServices(config: Config, logger: Logger): Promise<C
     tokens: tokenVerifier(root.token),
     specPath: findSpecPath(),
     isReady: () => ready,
+    beginShutdown() {
+      ready = false;
+    },
     async close() {
       ready = false;
       for (const close of closers.reverse()) await close();

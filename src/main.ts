@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info('shutting down', { signal });
+    services.beginShutdown();
     // Stop accepting, let in-flight requests finish, then flush state; a deadline bounds the wait.
     const deadline = setTimeout(() => {
       logger.warn('shutdown deadline reached; closing open connections');
