@@ -1,0 +1,35 @@
+import type { ExpirationModel, KeyOrigin, KeyState, Tag } from '../key-management';
+
+/** A key as the engine keeps it, in memory and (with sealed materials) on disk. Dates are epoch ms. */
+export interface KeyRecord {
+  keyId: string;
+  creationDate: number;
+  description: string;
+  origin: KeyOrigin;
+  state: Exclude<KeyState, 'Unavailable'>;
+  tags: Tag[];
+  /** Key material by version, sealed under the root key; rotation appends. */
+  sealedMaterials: string[];
+  deletionDate?: number;
+  pendingWindowInDays?: number;
+  rotation: { enabled: boolean; periodDays: number; nextRotationDate?: number };
+  rotations: { date: number; type: 'AUTOMATIC' | 'ON_DEMAND' }[];
+  imported?: {
+    /** HMAC of the first material ever imported: later imports must bring the same bytes. */
+    materialDigest: string;
+    expirationModel: ExpirationModel;
+    validTo?: number;
+  };
+}
+
+export interface AliasRecord {
+  targetKeyId: string;
+  creationDate: number;
+  lastUpdatedDate: number;
+}
+
+export interface EngineState {
+  version: 1;
+  keys: Record<string, KeyRecord>;
+  aliases: Record<string, AliasRecord>;
+}
