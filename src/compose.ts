@@ -44,7 +44,7 @@ export async function composeServices(config: Config, logger: Logger): Promise<C
   } else {
     throw new Error('COFFER_KMS_BACKEND=aws is not available yet');
   }
-  const kms = countedKeyManagement(rawKms, metrics);
+  const kms = countedKeyManagement(rawKms, metrics, logger);
 
   let ready = true;
   return {

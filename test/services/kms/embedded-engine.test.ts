@@ -201,3 +201,28 @@ describe('EmbeddedKms', () => {
     await kms.close();
   });
 });
+
+describe('hot path', () => {
+  it('reads nothing from disk per cryptographic request', async () => {
+    const fs = require('node:fs') as typeof import('node:fs');
+    const kms = await open();
+    const key = await kms.createKey({});
+    const blob = (await kms.encrypt({ keyId: key.keyId, plaintext: Buffer.from('warm') })).ciphertextBlob;
+    const spies = [
+      jest.spyOn(fs.promises, 'readFile'),
+      jest.spyOn(fs.promises, 'open'),
+      jest.spyOn(fs, 'readFileSync'),
+      jest.spyOn(fs, 'openSync'),
+    ];
+    for (let i = 0; i < 50; i++) {
+      await kms.encrypt({ keyId: key.keyId, plaintext: Buffer.from('x') });
+      await kms.decrypt({ ciphertextBlob: blob });
+      await kms.generateDataKey({ keyId: key.keyId, keySpec: 'AES_256' });
+    }
+    for (const spy of spies) {
+      expect(spy).not.toHaveBeenCalled();
+      spy.mockRestore();
+    }
+    await kms.close();
+  });
+});
