@@ -10,9 +10,11 @@ import { httpMetrics } from './routes/http-metrics';
 import { keyImportRouter } from './routes/key-import';
 import { keyRotationRouter } from './routes/key-rotation';
 import { keysRouter } from './routes/keys';
+import { kmsWireRouter } from './routes/kms-wire';
 import { operationsRouter } from './routes/operations';
 import type { TokenVerifier } from './services/auth';
 import { KeyService } from './services/keys/key-service';
+import type { AccessKey } from './services/kms-protocol/root-credentials';
 import type { KeyManagement } from './services/kms/key-management';
 import type { Metrics } from './services/metrics';
 
@@ -24,6 +26,8 @@ export interface AppServices {
   /** The counted KMS port: every call through it shows in coffer_kms_requests_total. */
   kms: KeyManagement;
   tokens: TokenVerifier;
+  /** SigV4 credentials accepted by the KMS-compatible endpoint. */
+  accessKeys: AccessKey[];
   specPath: string;
   isReady: () => boolean;
 }
@@ -38,6 +42,7 @@ export function createApp(services: AppServices): express.Express {
   app.use(httpMetrics(metrics));
   app.use(operationsRouter({ metrics, specPath, isReady: services.isReady }));
 
+  app.use(kmsWireRouter({ kms, credentials: services.accessKeys, logger }));
   app.use('/v1', requireBearer(tokens));
   app.use(express.json({ limit: '64kb', type: ['application/json'] }));
   app.use(

@@ -3,6 +3,7 @@ import type { AppServices } from './app';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { resolveRootToken, tokenVerifier } from './services/auth';
+import { resolveRootCredentials } from './services/kms-protocol/root-credentials';
 import { countedKeyManagement } from './services/kms/counted-key-management';
 import { EmbeddedKms } from './services/kms/embedded/embedded-kms';
 import type { KeyManagement } from './services/kms/key-management';
@@ -30,6 +31,14 @@ export async function composeServices(config: Config, logger: Logger): Promise<C
     logger.info(root.created ? 'generated the root token' : 'using the root token file', { file: root.file });
   }
 
+  const credentials = await resolveRootCredentials(config.dataDir, {
+    accessKeyId: config.rootAccessKeyId,
+    secretAccessKey: config.rootSecretAccessKey,
+  });
+  if (credentials.file) {
+    logger.info(credentials.created ? 'generated the KMS endpoint credentials' : 'using the KMS endpoint credentials file', { file: credentials.file });
+  }
+
   let rawKms: KeyManagement;
   if (config.kmsBackend === 'embedded') {
     const embedded = await EmbeddedKms.open({
@@ -53,6 +62,7 @@ export async function composeServices(config: Config, logger: Logger): Promise<C
     metrics,
     kms,
     tokens: tokenVerifier(root.token),
+    accessKeys: [{ accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }],
     specPath: findSpecPath(),
     isReady: () => ready,
     beginShutdown() {

@@ -1,0 +1,59 @@
+import express, { Router, type Response } from 'express';
+import type { Logger } from '../logger';
+import { ServiceError, isServiceError } from '../services/errors';
+import { kmsOperations } from '../services/kms-protocol/kms-operations';
+import type { AccessKey } from '../services/kms-protocol/root-credentials';
+import { verifySigV4 } from '../services/kms-protocol/sigv4-verifier';
+import { WireInput } from '../services/kms-protocol/wire-input';
+import type { KeyManagement } from '../services/kms/key-management';
+import { statusByCode } from './error-status';
+
+const CONTENT_TYPE = 'application/x-amz-json-1.1';
+
+/** AWS KMS answers modelled errors with 400 and `{"__type", "message"}`; the SDKs read `__type`. */
+function sendError(res: Response, code: string, message: string, status = 400): void {
+  res.status(status).set('x-amzn-ErrorType', code).type(CONTENT_TYPE).send(JSON.stringify({ __type: code, message }));
+}
+
+/**
+ * The AWS KMS JSON 1.1 protocol at `POST /`: what the AWS CLI and SDKs send with
+ * `--endpoint-url`. SigV4-authenticated, dispatched over the same counted KeyManagement port
+ * as the REST API.
+ */
+export function kmsWireRouter(deps: { kms: KeyManagement; credentials: AccessKey[]; logger: Logger }): Router {
+  const secrets = new Map(deps.credentials.map((c) => [c.accessKeyId, c.secretAccessKey]));
+  const router = Router();
+  router.post('/', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
+    try {
+      const target = req.get('x-amz-target') ?? '';
+      const [service, operationName = ''] = target.split('.');
+      const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      verifySigV4(
+        { method: req.method, path: req.path, query: req.originalUrl.split('?')[1] ?? '', headers: req.headers, body },
+        { service: 'kms', secretFor: (id) => secrets.get(id) },
+      );
+      const operation = service === 'TrentService' ? kmsOperations[operationName] : undefined;
+      if (!operation) throw new ServiceError('UnknownOperationException', `unknown operation ${target || '(no X-Amz-Target)'}`);
+      let input: unknown;
+      try {
+        input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+      } catch {
+        throw new ServiceError('SerializationException', 'the request body is not valid JSON');
+      }
+      if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+        throw new ServiceError('SerializationException', 'the request body must be a JSON object');
+      }
+      const output = await operation(deps.kms, new WireInput(input as Record<string, unknown>));
+      res.status(200).type(CONTENT_TYPE).send(JSON.stringify(output));
+    } catch (err) {
+      if (isServiceError(err)) {
+        const status = statusByCode[err.code] >= 500 ? statusByCode[err.code] : 400;
+        sendError(res, err.code, err.message, status);
+        return;
+      }
+      deps.logger.error('kms endpoint failure', { error: err instanceof Error ? err.message : String(err) });
+      sendError(res, 'KMSInternalException', 'internal error', 500);
+    }
+  });
+  return router;
+}

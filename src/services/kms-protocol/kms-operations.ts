@@ -1,0 +1,215 @@
+import { ServiceError } from '../errors';
+import type { KeyManagement, KeyMetadata, Paginated } from '../kms/key-management';
+import { WireInput } from './wire-input';
+
+type Json = Record<string, unknown>;
+type Operation = (kms: KeyManagement, input: WireInput) => Promise<Json>;
+
+/** AWS JSON timestamps are epoch seconds. */
+const epoch = (d: Date | undefined) => (d === undefined ? undefined : d.getTime() / 1000);
+const b64 = (b: Buffer) => b.toString('base64');
+
+function keyMetadata(m: KeyMetadata): Json {
+  return {
+    AWSAccountId: m.awsAccountId,
+    KeyId: m.keyId,
+    Arn: m.arn,
+    CreationDate: epoch(m.creationDate),
+    Enabled: m.enabled,
+    Description: m.description,
+    KeyUsage: m.keyUsage,
+    KeyState: m.keyState,
+    DeletionDate: epoch(m.deletionDate),
+    PendingDeletionWindowInDays: m.pendingDeletionWindowInDays,
+    ValidTo: epoch(m.validTo),
+    Origin: m.origin,
+    ExpirationModel: m.expirationModel,
+    KeyManager: m.keyManager,
+    CustomerMasterKeySpec: m.keySpec,
+    KeySpec: m.keySpec,
+    EncryptionAlgorithms: [...m.encryptionAlgorithms],
+    MultiRegion: false,
+  };
+}
+
+function page<T>(p: Paginated<T>, name: string, map: (t: T) => Json): Json {
+  return { [name]: p.items.map(map), NextMarker: p.nextMarker, Truncated: p.truncated };
+}
+
+function dataKeyInput(input: WireInput) {
+  return {
+    keyId: input.string('KeyId'),
+    keySpec: input.oneOf('KeySpec', ['AES_256', 'AES_128'] as const),
+    numberOfBytes: input.int('NumberOfBytes', 1, 1024),
+    encryptionContext: input.context('EncryptionContext'),
+  };
+}
+
+function symmetricOnly(input: WireInput, name: string): void {
+  input.oneOf(name, ['SYMMETRIC_DEFAULT'] as const);
+}
+
+/**
+ * Every AWS KMS operation Coffer answers on its KMS-compatible endpoint, from the wire shape
+ * (PascalCase JSON, base64 blobs, epoch-second dates) to the KeyManagement port and back.
+ */
+export const kmsOperations: Record<string, Operation> = {
+  async CreateKey(kms, input) {
+    const spec = input.string('KeySpec', true) ?? input.string('CustomerMasterKeySpec', true);
+    if (spec !== undefined && spec !== 'SYMMETRIC_DEFAULT') {
+      throw new ServiceError('UnsupportedOperationException', `Coffer creates SYMMETRIC_DEFAULT keys only (got ${spec})`);
+    }
+    input.oneOf('KeyUsage', ['ENCRYPT_DECRYPT'] as const);
+    const m = await kms.createKey({
+      description: input.string('Description', true),
+      origin: input.oneOf('Origin', ['AWS_KMS', 'EXTERNAL'] as const),
+      tags: input.tags('Tags'),
+    });
+    return { KeyMetadata: keyMetadata(m) };
+  },
+  async DescribeKey(kms, input) {
+    return { KeyMetadata: keyMetadata(await kms.describeKey(input.string('KeyId'))) };
+  },
+  async ListKeys(kms, input) {
+    return page(await kms.listKeys(input.page()), 'Keys', (k) => ({ KeyId: k.keyId, KeyArn: k.keyArn }));
+  },
+  async EnableKey(kms, input) {
+    await kms.enableKey(input.string('KeyId'));
+    return {};
+  },
+  async DisableKey(kms, input) {
+    await kms.disableKey(input.string('KeyId'));
+    return {};
+  },
+  async ScheduleKeyDeletion(kms, input) {
+    const r = await kms.scheduleKeyDeletion(input.string('KeyId'), input.int('PendingWindowInDays', 7, 30));
+    return { KeyId: r.keyId, DeletionDate: epoch(r.deletionDate), KeyState: r.keyState, PendingWindowInDays: r.pendingWindowInDays };
+  },
+  async CancelKeyDeletion(kms, input) {
+    return { KeyId: (await kms.cancelKeyDeletion(input.string('KeyId'))).keyId };
+  },
+  async ListResourceTags(kms, input) {
+    return page(await kms.listResourceTags(input.string('KeyId'), input.page()), 'Tags', (t) => ({ TagKey: t.tagKey, TagValue: t.tagValue }));
+  },
+  async CreateAlias(kms, input) {
+    await kms.createAlias(input.string('AliasName'), input.string('TargetKeyId'));
+    return {};
+  },
+  async UpdateAlias(kms, input) {
+    await kms.updateAlias(input.string('AliasName'), input.string('TargetKeyId'));
+    return {};
+  },
+  async DeleteAlias(kms, input) {
+    await kms.deleteAlias(input.string('AliasName'));
+    return {};
+  },
+  async ListAliases(kms, input) {
+    const p = await kms.listAliases({ ...input.page(), keyId: input.string('KeyId', true) });
+    return page(p, 'Aliases', (a) => ({
+      AliasName: a.aliasName,
+      AliasArn: a.aliasArn,
+      TargetKeyId: a.targetKeyId,
+      CreationDate: epoch(a.creationDate),
+      LastUpdatedDate: epoch(a.lastUpdatedDate),
+    }));
+  },
+  async GenerateDataKey(kms, input) {
+    const r = await kms.generateDataKey(dataKeyInput(input));
+    const reply = { CiphertextBlob: b64(r.ciphertextBlob), Plaintext: b64(r.plaintext), KeyId: r.keyId };
+    r.plaintext.fill(0);
+    return reply;
+  },
+  async GenerateDataKeyWithoutPlaintext(kms, input) {
+    const r = await kms.generateDataKeyWithoutPlaintext(dataKeyInput(input));
+    return { CiphertextBlob: b64(r.ciphertextBlob), KeyId: r.keyId };
+  },
+  async Encrypt(kms, input) {
+    symmetricOnly(input, 'EncryptionAlgorithm');
+    const r = await kms.encrypt({
+      keyId: input.string('KeyId'),
+      plaintext: input.blob('Plaintext'),
+      encryptionContext: input.context('EncryptionContext'),
+    });
+    return { CiphertextBlob: b64(r.ciphertextBlob), KeyId: r.keyId, EncryptionAlgorithm: r.encryptionAlgorithm };
+  },
+  async Decrypt(kms, input) {
+    symmetricOnly(input, 'EncryptionAlgorithm');
+    const r = await kms.decrypt({
+      ciphertextBlob: input.blob('CiphertextBlob'),
+      keyId: input.string('KeyId', true),
+      encryptionContext: input.context('EncryptionContext'),
+    });
+    const reply = { KeyId: r.keyId, Plaintext: b64(r.plaintext), EncryptionAlgorithm: r.encryptionAlgorithm };
+    r.plaintext.fill(0);
+    return reply;
+  },
+  async ReEncrypt(kms, input) {
+    symmetricOnly(input, 'SourceEncryptionAlgorithm');
+    symmetricOnly(input, 'DestinationEncryptionAlgorithm');
+    const r = await kms.reEncrypt({
+      ciphertextBlob: input.blob('CiphertextBlob'),
+      sourceKeyId: input.string('SourceKeyId', true),
+      sourceEncryptionContext: input.context('SourceEncryptionContext'),
+      destinationKeyId: input.string('DestinationKeyId'),
+      destinationEncryptionContext: input.context('DestinationEncryptionContext'),
+    });
+    return {
+      CiphertextBlob: b64(r.ciphertextBlob),
+      SourceKeyId: r.sourceKeyId,
+      KeyId: r.keyId,
+      SourceEncryptionAlgorithm: r.sourceEncryptionAlgorithm,
+      DestinationEncryptionAlgorithm: r.destinationEncryptionAlgorithm,
+    };
+  },
+  async GenerateRandom(kms, input) {
+    const n = input.int('NumberOfBytes', 1, 1024);
+    if (n === undefined) throw new ServiceError('ValidationException', 'NumberOfBytes is required');
+    return { Plaintext: b64(await kms.generateRandom(n)) };
+  },
+  async EnableKeyRotation(kms, input) {
+    await kms.enableKeyRotation(input.string('KeyId'), input.int('RotationPeriodInDays', 90, 2560));
+    return {};
+  },
+  async DisableKeyRotation(kms, input) {
+    await kms.disableKeyRotation(input.string('KeyId'));
+    return {};
+  },
+  async GetKeyRotationStatus(kms, input) {
+    const s = await kms.getKeyRotationStatus(input.string('KeyId'));
+    return {
+      KeyRotationEnabled: s.keyRotationEnabled,
+      KeyId: s.keyId,
+      RotationPeriodInDays: s.rotationPeriodInDays,
+      NextRotationDate: epoch(s.nextRotationDate),
+      OnDemandRotationStartDate: epoch(s.onDemandRotationStartDate),
+    };
+  },
+  async RotateKeyOnDemand(kms, input) {
+    return { KeyId: (await kms.rotateKeyOnDemand(input.string('KeyId'))).keyId };
+  },
+  async ListKeyRotations(kms, input) {
+    const p = await kms.listKeyRotations(input.string('KeyId'), input.page());
+    return page(p, 'Rotations', (r) => ({ KeyId: r.keyId, RotationDate: epoch(r.rotationDate), RotationType: r.rotationType }));
+  },
+  async GetParametersForImport(kms, input) {
+    const algorithm = input.oneOf('WrappingAlgorithm', ['RSAES_OAEP_SHA_256', 'RSAES_OAEP_SHA_1'] as const);
+    const spec = input.oneOf('WrappingKeySpec', ['RSA_2048', 'RSA_3072', 'RSA_4096'] as const);
+    if (!algorithm || !spec) throw new ServiceError('ValidationException', 'WrappingAlgorithm and WrappingKeySpec are required');
+    const p = await kms.getParametersForImport(input.string('KeyId'), algorithm, spec);
+    return { KeyId: p.keyId, ImportToken: b64(p.importToken), PublicKey: b64(p.publicKey), ParametersValidTo: epoch(p.parametersValidTo) };
+  },
+  async ImportKeyMaterial(kms, input) {
+    await kms.importKeyMaterial({
+      keyId: input.string('KeyId'),
+      importToken: input.blob('ImportToken'),
+      encryptedKeyMaterial: input.blob('EncryptedKeyMaterial'),
+      expirationModel: input.oneOf('ExpirationModel', ['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE'] as const),
+      validTo: input.date('ValidTo'),
+    });
+    return {};
+  },
+  async DeleteImportedKeyMaterial(kms, input) {
+    await kms.deleteImportedKeyMaterial(input.string('KeyId'));
+    return {};
+  },
+};

@@ -1,0 +1,132 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { ServiceError } from '../errors';
+
+/** What SigV4 verification needs of an HTTP request. Header names are lower case. */
+export interface SignedRequest {
+  method: string;
+  path: string;
+  query: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+export interface SigV4Options {
+  service: string;
+  /** The secret for an access key id, or undefined when the id is unknown. */
+  secretFor: (accessKeyId: string) => string | undefined;
+  now?: () => Date;
+  /** Allowed clock skew, as AWS: 15 minutes. */
+  maxSkewMs?: number;
+}
+
+const AUTH = /^AWS4-HMAC-SHA256\s+Credential=([^/\s,]+)\/(\d{8})\/([^/\s,]+)\/([^/\s,]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$/;
+
+const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data, 'utf8').digest();
+
+function header(headers: SignedRequest['headers'], name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+/** RFC 3986 encoding as SigV4 wants it: everything but unreserved characters. */
+function uriEncode(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+function canonicalQuery(query: string): string {
+  if (!query) return '';
+  return query
+    .split('&')
+    .filter(Boolean)
+    .map((pair) => {
+      const [k = '', v = ''] = pair.split('=');
+      return [uriEncode(decodeURIComponent(k)), uriEncode(decodeURIComponent(v))] as const;
+    })
+    .sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : 1) : a[0] < b[0] ? -1 : 1))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
+}
+
+function canonicalPath(rawPath: string): string {
+  // Non-S3 services encode each segment of the path as sent (already encoded) once more.
+  return rawPath.split('/').map(uriEncode).join('/') || '/';
+}
+
+/** Parses x-amz-date (YYYYMMDD'T'HHMMSS'Z'). */
+function parseAmzDate(value: string): Date | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
+  if (!m) return undefined;
+  return new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+}
+
+/**
+ * Verifies an AWS Signature Version 4 `Authorization` header and returns the access key id.
+ * Refusals carry the names AWS uses: MissingAuthenticationTokenException,
+ * IncompleteSignatureException, UnrecognizedClientException, InvalidSignatureException.
+ */
+export function verifySigV4(req: SignedRequest, options: SigV4Options): string {
+  const authorization = header(req.headers, 'authorization');
+  if (!authorization) {
+    throw new ServiceError('MissingAuthenticationTokenException', 'Missing Authentication Token: sign the request with SigV4');
+  }
+  const m = AUTH.exec(authorization.trim());
+  if (!m) {
+    throw new ServiceError('IncompleteSignatureException', 'Authorization header is not a complete AWS4-HMAC-SHA256 signature');
+  }
+  const [, accessKeyId = '', scopeDate = '', region = '', service = '', signedHeaderList = '', signature = ''] = m;
+  const signedHeaders = signedHeaderList.split(';');
+  if (!signedHeaders.includes('host')) {
+    throw new ServiceError('IncompleteSignatureException', 'the host header must be signed');
+  }
+  const amzDateText = header(req.headers, 'x-amz-date');
+  const amzDate = amzDateText ? parseAmzDate(amzDateText) : undefined;
+  if (!amzDate || !signedHeaders.includes('x-amz-date')) {
+    throw new ServiceError('IncompleteSignatureException', 'a signed X-Amz-Date header is required');
+  }
+  if (service !== options.service) {
+    throw new ServiceError('InvalidSignatureException', `Credential should be scoped to correct service: '${options.service}'`);
+  }
+  if (amzDateText!.slice(0, 8) !== scopeDate) {
+    throw new ServiceError('InvalidSignatureException', 'Date in Credential scope does not match YYYYMMDD from X-Amz-Date');
+  }
+  const now = options.now?.() ?? new Date();
+  const skew = options.maxSkewMs ?? 15 * 60_000;
+  if (Math.abs(now.getTime() - amzDate.getTime()) > skew) {
+    throw new ServiceError(
+      'InvalidSignatureException',
+      `Signature expired: ${amzDateText} is now earlier than ${new Date(now.getTime() - skew).toISOString().replace(/[-:]|\.\d{3}/g, '')} (${now.toISOString().replace(/[-:]|\.\d{3}/g, '')} - 15 min.)`,
+    );
+  }
+  const secret = options.secretFor(accessKeyId);
+  if (secret === undefined) {
+    throw new ServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+  }
+
+  const canonicalHeaders = signedHeaders
+    .map((name) => `${name}:${(header(req.headers, name) ?? '').trim().replace(/\s+/g, ' ')}\n`)
+    .join('');
+  const payloadHash = header(req.headers, 'x-amz-content-sha256') ?? sha256(req.body);
+  const canonicalRequest = [
+    req.method.toUpperCase(),
+    canonicalPath(req.path),
+    canonicalQuery(req.query),
+    canonicalHeaders,
+    signedHeaderList,
+    payloadHash === 'UNSIGNED-PAYLOAD' ? payloadHash : sha256(req.body),
+  ].join('\n');
+  if (payloadHash !== 'UNSIGNED-PAYLOAD' && payloadHash !== sha256(req.body)) {
+    throw new ServiceError('InvalidSignatureException', 'the x-amz-content-sha256 header does not match the body');
+  }
+  const scope = `${scopeDate}/${region}/${service}/aws4_request`;
+  const stringToSign = ['AWS4-HMAC-SHA256', amzDateText, scope, sha256(canonicalRequest)].join('\n');
+  const signingKey = hmac(hmac(hmac(hmac(`AWS4${secret}`, scopeDate), region), service), 'aws4_request');
+  const expected = createHmac('sha256', signingKey).update(stringToSign, 'utf8').digest();
+  if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) {
+    throw new ServiceError(
+      'InvalidSignatureException',
+      'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
+    );
+  }
+  return accessKeyId;
+}
