@@ -5,6 +5,7 @@ import type { Logger } from './logger';
 import { resolveRootToken, tokenVerifier } from './services/auth';
 import { resolveRootCredentials } from './services/kms-protocol/root-credentials';
 import { countedKeyManagement } from './services/kms/counted-key-management';
+import { AwsKms } from './services/kms/aws/aws-kms';
 import { EmbeddedKms } from './services/kms/embedded/embedded-kms';
 import type { KeyManagement } from './services/kms/key-management';
 import { createMetrics } from './services/metrics';
@@ -51,7 +52,10 @@ export async function composeServices(config: Config, logger: Logger): Promise<C
     closers.push(() => embedded.close());
     rawKms = embedded;
   } else {
-    throw new Error('COFFER_KMS_BACKEND=aws is not available yet');
+    // Credentials from the SDK's default provider chain (environment, profile, role).
+    const aws = new AwsKms({ region: config.region, endpoint: config.kmsEndpoint });
+    closers.push(async () => aws.close());
+    rawKms = aws;
   }
   const kms = countedKeyManagement(rawKms, metrics, logger);
 

@@ -310,6 +310,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The AWS KMS JSON 1.1 protocol, for the AWS CLI and SDKs (`--endpoint-url`)
+         * @description Every KMS operation the REST API covers, by its AWS name in `X-Amz-Target`
+         *     (`TrentService.Encrypt`, ...), with AWS's PascalCase JSON, base64 blobs and epoch-second
+         *     dates. Authenticated by AWS Signature Version 4 with the root credentials
+         *     (`$COFFER_DATA_DIR/root-credentials`, an AWS shared-credentials file). Errors are
+         *     `{"__type": "<ExceptionName>", "message": ...}` with status 400, as AWS KMS answers.
+         */
+        post: operations["kmsProtocol"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -405,6 +429,10 @@ export interface components {
             message: string;
         } & {
             [key: string]: unknown;
+        };
+        AwsError: {
+            __type: string;
+            message: string;
         };
         /**
          * Format: byte
@@ -1314,6 +1342,56 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+        };
+    };
+    kmsProtocol: {
+        parameters: {
+            query?: never;
+            header: {
+                "X-Amz-Target": string;
+                /** @description AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=... */
+                Authorization: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-amz-json-1.1": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description The operation's AWS-shaped result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-amz-json-1.1": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description An AWS-named error (`__type`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-amz-json-1.1": components["schemas"]["AwsError"];
+                };
+            };
+            /** @description KMSInternalException */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-amz-json-1.1": components["schemas"]["AwsError"];
+                };
+            };
         };
     };
     health: {

@@ -2,52 +2,58 @@
  * Errors that services throw. A service never picks an HTTP status: it names what went wrong with
  * the AWS exception name (or S3 error code) and `src/routes/error-status.ts` maps the name to a status.
  */
-export type ErrorCode =
+export const errorCodes = [
   // request shape and auth
-  | 'ValidationException'
-  | 'UnauthorizedException'
-  | 'AccessDeniedException'
-  | 'InvalidSignatureException'
-  | 'IncompleteSignatureException'
-  | 'MissingAuthenticationTokenException'
-  | 'UnrecognizedClientException'
-  | 'UnknownOperationException'
-  | 'SerializationException'
-  | 'PayloadTooLarge'
+  'ValidationException',
+  'UnauthorizedException',
+  'AccessDeniedException',
+  'InvalidSignatureException',
+  'IncompleteSignatureException',
+  'MissingAuthenticationTokenException',
+  'UnrecognizedClientException',
+  'UnknownOperationException',
+  'SerializationException',
+  'PayloadTooLarge',
   // KMS
-  | 'NotFoundException'
-  | 'AlreadyExistsException'
-  | 'DisabledException'
-  | 'KMSInvalidStateException'
-  | 'InvalidCiphertextException'
-  | 'IncorrectKeyException'
-  | 'InvalidKeyUsageException'
-  | 'InvalidAliasNameException'
-  | 'InvalidMarkerException'
-  | 'InvalidImportTokenException'
-  | 'IncorrectKeyMaterialException'
-  | 'ExpiredImportTokenException'
-  | 'UnsupportedOperationException'
-  | 'LimitExceededException'
-  | 'TagException'
-  | 'DependencyTimeoutException'
-  | 'KMSInternalException'
+  'NotFoundException',
+  'AlreadyExistsException',
+  'DisabledException',
+  'KMSInvalidStateException',
+  'InvalidCiphertextException',
+  'IncorrectKeyException',
+  'InvalidKeyUsageException',
+  'InvalidAliasNameException',
+  'InvalidMarkerException',
+  'InvalidImportTokenException',
+  'IncorrectKeyMaterialException',
+  'ExpiredImportTokenException',
+  'UnsupportedOperationException',
+  'LimitExceededException',
+  'TagException',
+  'DependencyTimeoutException',
+  'KMSInternalException',
   // S3 and objects
-  | 'NoSuchBucket'
-  | 'NoSuchKey'
-  | 'BucketAlreadyExists'
-  | 'BucketAlreadyOwnedByYou'
-  | 'BucketNotEmpty'
-  | 'InvalidBucketName'
-  | 'KeyTooLongError'
-  | 'InvalidRequest'
-  | 'InvalidArgument'
-  | 'AccessDenied'
-  | 'InvalidDigest'
-  | 'BadDigest'
+  'NoSuchBucket',
+  'NoSuchKey',
+  'BucketAlreadyExists',
+  'BucketAlreadyOwnedByYou',
+  'BucketNotEmpty',
+  'InvalidBucketName',
+  'KeyTooLongError',
+  'InvalidRequest',
+  'InvalidArgument',
+  'AccessDenied',
+  'InvalidDigest',
+  'BadDigest',
   // the dependency behind an adapter answered something Coffer cannot map
-  | 'BadGatewayException'
-  | 'InternalError';
+  'BadGatewayException',
+  'InternalError',
+] as const;
+
+export type ErrorCode = (typeof errorCodes)[number];
+
+const known = new Set<string>(errorCodes);
+export const isErrorCode = (name: string): name is ErrorCode => known.has(name);
 
 /** A failure with a stable, client-facing code and a message that says what to fix. */
 export class ServiceError extends Error {

@@ -1,0 +1,308 @@
+import { KMS, type KMSClientConfig, type KeyMetadata as AwsKeyMetadata } from '@aws-sdk/client-kms';
+import type {
+  AliasListEntry,
+  CreateKeyInput,
+  DecryptInput,
+  DecryptResult,
+  EncryptInput,
+  EncryptResult,
+  GenerateDataKeyInput,
+  GenerateDataKeyResult,
+  ImportKeyMaterialInput,
+  ImportParameters,
+  KeyListEntry,
+  KeyManagement,
+  KeyMetadata,
+  KeyState,
+  Page,
+  Paginated,
+  ReEncryptInput,
+  ReEncryptResult,
+  RotationEntry,
+  RotationStatus,
+  ScheduleDeletionResult,
+  Tag,
+  WrappingAlgorithm,
+  WrappingKeySpec,
+} from '../key-management';
+import { fromAwsError, required } from './aws-error';
+
+const buf = (b: Uint8Array | undefined, what: string) => Buffer.from(required(b, what));
+
+/**
+ * The KeyManagement port over AWS KMS (or anything that speaks its protocol, such as Coffer's
+ * own KMS-compatible endpoint). Credentials come from the SDK's default provider chain unless
+ * the client config names them.
+ */
+export class AwsKms implements KeyManagement {
+  private readonly client: KMS;
+
+  constructor(config: KMSClientConfig) {
+    this.client = new KMS(config);
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+
+  /** Awaits one AWS call, translating every failure into a ServiceError. */
+  private async send<T>(call: Promise<unknown>): Promise<T> {
+    try {
+      return (await call) as T;
+    } catch (err) {
+      throw fromAwsError(err);
+    }
+  }
+
+  async createKey(input: CreateKeyInput): Promise<KeyMetadata> {
+    const r = await this.send<{ KeyMetadata?: AwsKeyMetadata }>(
+      this.client.createKey({
+        Description: input.description,
+        Origin: input.origin,
+        KeySpec: 'SYMMETRIC_DEFAULT',
+        KeyUsage: 'ENCRYPT_DECRYPT',
+        Tags: input.tags?.map((t) => ({ TagKey: t.tagKey, TagValue: t.tagValue })),
+      }),
+    );
+    return toMetadata(required(r.KeyMetadata, 'KeyMetadata'));
+  }
+
+  async describeKey(keyId: string): Promise<KeyMetadata> {
+    const r = await this.send<{ KeyMetadata?: AwsKeyMetadata }>(this.client.describeKey({ KeyId: keyId }));
+    return toMetadata(required(r.KeyMetadata, 'KeyMetadata'));
+  }
+
+  async listKeys(page: Page): Promise<Paginated<KeyListEntry>> {
+    const r = await this.send<{ Keys?: { KeyId?: string; KeyArn?: string }[]; NextMarker?: string; Truncated?: boolean }>(
+      this.client.listKeys({ Limit: page.limit, Marker: page.marker }),
+    );
+    return {
+      items: (r.Keys ?? []).map((k) => ({ keyId: required(k.KeyId, 'KeyId'), keyArn: required(k.KeyArn, 'KeyArn') })),
+      nextMarker: r.NextMarker,
+      truncated: r.Truncated ?? false,
+    };
+  }
+
+  async enableKey(keyId: string): Promise<void> {
+    await this.send(this.client.enableKey({ KeyId: keyId }));
+  }
+
+  async disableKey(keyId: string): Promise<void> {
+    await this.send(this.client.disableKey({ KeyId: keyId }));
+  }
+
+  async scheduleKeyDeletion(keyId: string, pendingWindowInDays?: number): Promise<ScheduleDeletionResult> {
+    const r = await this.send<{ KeyId?: string; DeletionDate?: Date; KeyState?: string; PendingWindowInDays?: number }>(
+      this.client.scheduleKeyDeletion({ KeyId: keyId, PendingWindowInDays: pendingWindowInDays }),
+    );
+    return {
+      keyId: required(r.KeyId, 'KeyId'),
+      deletionDate: required(r.DeletionDate, 'DeletionDate'),
+      keyState: (r.KeyState ?? 'PendingDeletion') as KeyState,
+      pendingWindowInDays: r.PendingWindowInDays ?? pendingWindowInDays ?? 30,
+    };
+  }
+
+  async cancelKeyDeletion(keyId: string): Promise<{ keyId: string }> {
+    const r = await this.send<{ KeyId?: string }>(this.client.cancelKeyDeletion({ KeyId: keyId }));
+    return { keyId: required(r.KeyId, 'KeyId') };
+  }
+
+  async listResourceTags(keyId: string, page: Page): Promise<Paginated<Tag>> {
+    const r = await this.send<{ Tags?: { TagKey?: string; TagValue?: string }[]; NextMarker?: string; Truncated?: boolean }>(
+      this.client.listResourceTags({ KeyId: keyId, Limit: page.limit, Marker: page.marker }),
+    );
+    return {
+      items: (r.Tags ?? []).map((t) => ({ tagKey: required(t.TagKey, 'TagKey'), tagValue: t.TagValue ?? '' })),
+      nextMarker: r.NextMarker,
+      truncated: r.Truncated ?? false,
+    };
+  }
+
+  async createAlias(aliasName: string, targetKeyId: string): Promise<void> {
+    await this.send(this.client.createAlias({ AliasName: aliasName, TargetKeyId: targetKeyId }));
+  }
+
+  async updateAlias(aliasName: string, targetKeyId: string): Promise<void> {
+    await this.send(this.client.updateAlias({ AliasName: aliasName, TargetKeyId: targetKeyId }));
+  }
+
+  async deleteAlias(aliasName: string): Promise<void> {
+    await this.send(this.client.deleteAlias({ AliasName: aliasName }));
+  }
+
+  async listAliases(input: Page & { keyId?: string }): Promise<Paginated<AliasListEntry>> {
+    type Alias = { AliasName?: string; AliasArn?: string; TargetKeyId?: string; CreationDate?: Date; LastUpdatedDate?: Date };
+    const r = await this.send<{ Aliases?: Alias[]; NextMarker?: string; Truncated?: boolean }>(
+      this.client.listAliases({ KeyId: input.keyId, Limit: input.limit, Marker: input.marker }),
+    );
+    return {
+      items: (r.Aliases ?? []).map((a) => ({
+        aliasName: required(a.AliasName, 'AliasName'),
+        aliasArn: required(a.AliasArn, 'AliasArn'),
+        targetKeyId: a.TargetKeyId,
+        creationDate: a.CreationDate,
+        lastUpdatedDate: a.LastUpdatedDate,
+      })),
+      nextMarker: r.NextMarker,
+      truncated: r.Truncated ?? false,
+    };
+  }
+
+  async generateDataKey(input: GenerateDataKeyInput): Promise<GenerateDataKeyResult> {
+    const r = await this.send<{ KeyId?: string; CiphertextBlob?: Uint8Array; Plaintext?: Uint8Array }>(
+      this.client.generateDataKey({
+        KeyId: input.keyId,
+        KeySpec: input.keySpec,
+        NumberOfBytes: input.numberOfBytes,
+        EncryptionContext: input.encryptionContext,
+      }),
+    );
+    return { keyId: required(r.KeyId, 'KeyId'), ciphertextBlob: buf(r.CiphertextBlob, 'CiphertextBlob'), plaintext: buf(r.Plaintext, 'Plaintext') };
+  }
+
+  async generateDataKeyWithoutPlaintext(input: GenerateDataKeyInput): Promise<Omit<GenerateDataKeyResult, 'plaintext'>> {
+    const r = await this.send<{ KeyId?: string; CiphertextBlob?: Uint8Array }>(
+      this.client.generateDataKeyWithoutPlaintext({
+        KeyId: input.keyId,
+        KeySpec: input.keySpec,
+        NumberOfBytes: input.numberOfBytes,
+        EncryptionContext: input.encryptionContext,
+      }),
+    );
+    return { keyId: required(r.KeyId, 'KeyId'), ciphertextBlob: buf(r.CiphertextBlob, 'CiphertextBlob') };
+  }
+
+  async encrypt(input: EncryptInput): Promise<EncryptResult> {
+    const r = await this.send<{ KeyId?: string; CiphertextBlob?: Uint8Array }>(
+      this.client.encrypt({ KeyId: input.keyId, Plaintext: input.plaintext, EncryptionContext: input.encryptionContext }),
+    );
+    return { keyId: required(r.KeyId, 'KeyId'), ciphertextBlob: buf(r.CiphertextBlob, 'CiphertextBlob'), encryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+  }
+
+  async decrypt(input: DecryptInput): Promise<DecryptResult> {
+    const r = await this.send<{ KeyId?: string; Plaintext?: Uint8Array }>(
+      this.client.decrypt({ CiphertextBlob: input.ciphertextBlob, KeyId: input.keyId, EncryptionContext: input.encryptionContext }),
+    );
+    return { keyId: required(r.KeyId, 'KeyId'), plaintext: buf(r.Plaintext, 'Plaintext'), encryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+  }
+
+  async reEncrypt(input: ReEncryptInput): Promise<ReEncryptResult> {
+    const r = await this.send<{ KeyId?: string; SourceKeyId?: string; CiphertextBlob?: Uint8Array }>(
+      this.client.reEncrypt({
+        CiphertextBlob: input.ciphertextBlob,
+        SourceKeyId: input.sourceKeyId,
+        SourceEncryptionContext: input.sourceEncryptionContext,
+        DestinationKeyId: input.destinationKeyId,
+        DestinationEncryptionContext: input.destinationEncryptionContext,
+      }),
+    );
+    return {
+      sourceKeyId: required(r.SourceKeyId, 'SourceKeyId'),
+      keyId: required(r.KeyId, 'KeyId'),
+      ciphertextBlob: buf(r.CiphertextBlob, 'CiphertextBlob'),
+      sourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+      destinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+    };
+  }
+
+  async generateRandom(numberOfBytes: number): Promise<Buffer> {
+    const r = await this.send<{ Plaintext?: Uint8Array }>(this.client.generateRandom({ NumberOfBytes: numberOfBytes }));
+    return buf(r.Plaintext, 'Plaintext');
+  }
+
+  async enableKeyRotation(keyId: string, rotationPeriodInDays?: number): Promise<void> {
+    await this.send(this.client.enableKeyRotation({ KeyId: keyId, RotationPeriodInDays: rotationPeriodInDays }));
+  }
+
+  async disableKeyRotation(keyId: string): Promise<void> {
+    await this.send(this.client.disableKeyRotation({ KeyId: keyId }));
+  }
+
+  async getKeyRotationStatus(keyId: string): Promise<RotationStatus> {
+    const r = await this.send<{
+      KeyId?: string;
+      KeyRotationEnabled?: boolean;
+      RotationPeriodInDays?: number;
+      NextRotationDate?: Date;
+      OnDemandRotationStartDate?: Date;
+    }>(this.client.getKeyRotationStatus({ KeyId: keyId }));
+    return {
+      keyId: r.KeyId ?? keyId,
+      keyRotationEnabled: required(r.KeyRotationEnabled, 'KeyRotationEnabled'),
+      rotationPeriodInDays: r.RotationPeriodInDays,
+      nextRotationDate: r.NextRotationDate,
+      onDemandRotationStartDate: r.OnDemandRotationStartDate,
+    };
+  }
+
+  async rotateKeyOnDemand(keyId: string): Promise<{ keyId: string }> {
+    const r = await this.send<{ KeyId?: string }>(this.client.rotateKeyOnDemand({ KeyId: keyId }));
+    return { keyId: required(r.KeyId, 'KeyId') };
+  }
+
+  async listKeyRotations(keyId: string, page: Page): Promise<Paginated<RotationEntry>> {
+    type Rotation = { KeyId?: string; RotationDate?: Date; RotationType?: string };
+    const r = await this.send<{ Rotations?: Rotation[]; NextMarker?: string; Truncated?: boolean }>(
+      this.client.listKeyRotations({ KeyId: keyId, Limit: page.limit, Marker: page.marker }),
+    );
+    return {
+      items: (r.Rotations ?? []).map((x) => ({
+        keyId: x.KeyId ?? keyId,
+        rotationDate: required(x.RotationDate, 'RotationDate'),
+        rotationType: x.RotationType === 'AUTOMATIC' ? 'AUTOMATIC' : 'ON_DEMAND',
+      })),
+      nextMarker: r.NextMarker,
+      truncated: r.Truncated ?? false,
+    };
+  }
+
+  async getParametersForImport(keyId: string, wrappingAlgorithm: WrappingAlgorithm, wrappingKeySpec: WrappingKeySpec): Promise<ImportParameters> {
+    const r = await this.send<{ KeyId?: string; ImportToken?: Uint8Array; PublicKey?: Uint8Array; ParametersValidTo?: Date }>(
+      this.client.getParametersForImport({ KeyId: keyId, WrappingAlgorithm: wrappingAlgorithm, WrappingKeySpec: wrappingKeySpec }),
+    );
+    return {
+      keyId: required(r.KeyId, 'KeyId'),
+      importToken: buf(r.ImportToken, 'ImportToken'),
+      publicKey: buf(r.PublicKey, 'PublicKey'),
+      parametersValidTo: required(r.ParametersValidTo, 'ParametersValidTo'),
+    };
+  }
+
+  async importKeyMaterial(input: ImportKeyMaterialInput): Promise<void> {
+    await this.send(
+      this.client.importKeyMaterial({
+        KeyId: input.keyId,
+        ImportToken: input.importToken,
+        EncryptedKeyMaterial: input.encryptedKeyMaterial,
+        ExpirationModel: input.expirationModel,
+        ValidTo: input.validTo,
+      }),
+    );
+  }
+
+  async deleteImportedKeyMaterial(keyId: string): Promise<void> {
+    await this.send(this.client.deleteImportedKeyMaterial({ KeyId: keyId }));
+  }
+}
+
+function toMetadata(m: AwsKeyMetadata): KeyMetadata {
+  return {
+    keyId: required(m.KeyId, 'KeyMetadata.KeyId'),
+    arn: required(m.Arn, 'KeyMetadata.Arn'),
+    awsAccountId: m.AWSAccountId ?? '',
+    creationDate: m.CreationDate ?? new Date(0),
+    enabled: m.Enabled ?? m.KeyState === 'Enabled',
+    description: m.Description ?? '',
+    keyUsage: 'ENCRYPT_DECRYPT',
+    keySpec: 'SYMMETRIC_DEFAULT',
+    keyState: required(m.KeyState, 'KeyMetadata.KeyState') as KeyState,
+    origin: m.Origin === 'EXTERNAL' ? 'EXTERNAL' : 'AWS_KMS',
+    keyManager: 'CUSTOMER',
+    encryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
+    deletionDate: m.DeletionDate,
+    pendingDeletionWindowInDays: m.PendingDeletionWindowInDays,
+    validTo: m.ValidTo,
+    expirationModel: m.ExpirationModel,
+  };
+}

@@ -1,0 +1,128 @@
+import { KMS } from '@aws-sdk/client-kms';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import request from 'supertest';
+import { AwsKms } from '../../src/services/kms/aws/aws-kms';
+import { credentialsIn } from '../support/credentials';
+import { metricValue } from '../support/http';
+import { startCoffer, type RunningCoffer } from '../support/start-coffer';
+
+let coffer: RunningCoffer;
+let kms: KMS;
+beforeAll(async () => {
+  coffer = await startCoffer();
+  kms = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: credentialsIn(coffer.dataDir) });
+});
+afterAll(async () => {
+  kms.destroy();
+  await coffer.stop();
+});
+
+async function nameOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'no error';
+  } catch (err) {
+    return (err as Error).name;
+  }
+}
+
+describe('KMS-compatible endpoint with @aws-sdk/client-kms', () => {
+  it('answers as AWS KMS does, blobs and dates included', async () => {
+    const created = await kms.createKey({ Description: 'sdk', Tags: [{ TagKey: 't', TagValue: 'v' }] });
+    expect(created.KeyMetadata?.CreationDate).toBeInstanceOf(Date);
+    const keyId = created.KeyMetadata!.KeyId!;
+    await kms.createAlias({ AliasName: 'alias/sdk', TargetKeyId: keyId });
+    const dk = await kms.generateDataKey({ KeyId: 'alias/sdk', KeySpec: 'AES_256', EncryptionContext: { project: 'workshop' } });
+    expect(dk.Plaintext).toBeInstanceOf(Uint8Array);
+    expect(dk.Plaintext).toHaveLength(32);
+    const back = await kms.decrypt({ CiphertextBlob: dk.CiphertextBlob, EncryptionContext: { project: 'workshop' } });
+    expect(Buffer.from(back.Plaintext!)).toEqual(Buffer.from(dk.Plaintext!));
+    expect(await nameOf(kms.decrypt({ CiphertextBlob: dk.CiphertextBlob }))).toBe('InvalidCiphertextException');
+    expect(await nameOf(kms.describeKey({ KeyId: 'alias/none' }))).toBe('NotFoundException');
+    expect(await nameOf(kms.createAlias({ AliasName: 'alias/sdk', TargetKeyId: keyId }))).toBe('AlreadyExistsException');
+    await kms.disableKey({ KeyId: keyId });
+    expect(await nameOf(kms.encrypt({ KeyId: keyId, Plaintext: Buffer.from('x') }))).toBe('DisabledException');
+    expect(await nameOf(kms.generateRandom({ NumberOfBytes: 5000 }))).toBe('ValidationException');
+    const tags = await kms.listResourceTags({ KeyId: keyId });
+    expect(tags.Tags).toEqual([{ TagKey: 't', TagValue: 'v' }]);
+  });
+
+  it('counts wire calls in coffer_kms_requests_total', async () => {
+    const before = await metricValue(coffer, 'coffer_kms_requests_total', { operation: 'GenerateRandom', outcome: 'success' });
+    await kms.generateRandom({ NumberOfBytes: 8 });
+    await kms.generateRandom({ NumberOfBytes: 8 });
+    expect(await metricValue(coffer, 'coffer_kms_requests_total', { operation: 'GenerateRandom', outcome: 'success' })).toBe(before + 2);
+    expect(await metricValue(coffer, 'coffer_http_requests_total', { method: 'POST', route: '/', status: '200' })).toBeGreaterThan(0);
+  });
+
+  it('refuses a bad signature, an unknown access key, a stale date and no signature', async () => {
+    const good = credentialsIn(coffer.dataDir);
+    const wrongSecret = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: { ...good, secretAccessKey: 'wrong' } });
+    expect(await nameOf(wrongSecret.listKeys({}))).toBe('InvalidSignatureException');
+    const unknown = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: { accessKeyId: 'AKIAUNKNOWNUNKNOWN00', secretAccessKey: 'x' } });
+    expect(await nameOf(unknown.listKeys({}))).toBe('UnrecognizedClientException');
+    const stale = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: good, systemClockOffset: -3600_000, maxAttempts: 1 });
+    // The SDK corrects its clock after a skew error and retries; with one attempt we see the refusal.
+    expect(await nameOf(stale.listKeys({}))).toBe('InvalidSignatureException');
+    for (const c of [wrongSecret, unknown, stale]) c.destroy();
+
+    const unsigned = await request(coffer.url)
+      .post('/')
+      .set('Content-Type', 'application/x-amz-json-1.1')
+      .set('X-Amz-Target', 'TrentService.ListKeys')
+      .send('{}');
+    expect(unsigned.status).toBe(400);
+    expect(JSON.parse(unsigned.text).__type).toBe('MissingAuthenticationTokenException');
+  });
+
+  it('names unknown operations and malformed bodies, signed as the SDK signs', async () => {
+    const rewriting = (change: (r: { headers: Record<string, string>; body: unknown }) => void) => {
+      const client = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: credentialsIn(coffer.dataDir) });
+      // The build step runs before signing, so the altered request is correctly signed.
+      client.middlewareStack.add((next) => async (args) => {
+        const request = (args as unknown as { request: { headers: Record<string, string>; body: unknown } }).request;
+        change(request);
+        request.headers['content-length'] = String(Buffer.byteLength(String(request.body)));
+        return next(args);
+      }, { step: 'build' });
+      return client;
+    };
+    const unknownOp = rewriting((r) => (r.headers['x-amz-target'] = 'TrentService.CreateCustomKeyStore'));
+    expect(await nameOf(unknownOp.listKeys({}))).toBe('UnknownOperationException');
+    const badJson = rewriting((r) => (r.body = '{"Limit": '));
+    expect(await nameOf(badJson.listKeys({}))).toBe('SerializationException');
+    const badMember = rewriting((r) => (r.body = '{"Limit": "ten"}'));
+    expect(await nameOf(badMember.listKeys({}))).toBe('ValidationException');
+    for (const c of [unknownOp, badJson, badMember]) c.destroy();
+  });
+});
+
+describe('AWS adapter facing an answer it cannot map', () => {
+  let server: Server;
+  let url: string;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const target = String(req.headers['x-amz-target']);
+      if (target.endsWith('DescribeKey')) {
+        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ __type: 'BrandNewFutureException', message: 'surprise' }));
+      } else if (target.endsWith('Encrypt')) {
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ KeyId: 'k' }));
+      } else {
+        res.writeHead(500, { 'content-type': 'text/html' }).end('<html>oops</html>');
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('turns unknown errors, missing fields and garbage into BadGatewayException', async () => {
+    const adapter = new AwsKms({ endpoint: url, region: 'us-east-1', credentials: { accessKeyId: 'AKIA0000000000000000', secretAccessKey: 's' }, maxAttempts: 1 });
+    const codeOf = async (p: Promise<unknown>) => p.then(() => 'no error', (e: { code?: string }) => e.code ?? 'not a ServiceError');
+    expect(await codeOf(adapter.describeKey('x'))).toBe('BadGatewayException');
+    expect(await codeOf(adapter.encrypt({ keyId: 'x', plaintext: Buffer.from('y') }))).toBe('BadGatewayException');
+    expect(await codeOf(adapter.listKeys({}))).toBe('BadGatewayException');
+    adapter.close();
+  });
+});
