@@ -5,6 +5,7 @@ import type { Logger } from './logger';
 import { aliasesRouter } from './routes/aliases';
 import { requireBearer } from './routes/auth';
 import { cryptographyRouter } from './routes/cryptography';
+import { envelopeRouter } from './routes/envelope';
 import { errorHandler } from './routes/error-handler';
 import { httpMetrics } from './routes/http-metrics';
 import { keyImportRouter } from './routes/key-import';
@@ -13,6 +14,7 @@ import { keysRouter } from './routes/keys';
 import { kmsWireRouter } from './routes/kms-wire';
 import { operationsRouter } from './routes/operations';
 import type { TokenVerifier } from './services/auth';
+import type { EnvelopeService } from './services/envelope/envelope-service';
 import { KeyService } from './services/keys/key-service';
 import type { AccessKey } from './services/kms-protocol/root-credentials';
 import type { KeyManagement } from './services/kms/key-management';
@@ -26,6 +28,7 @@ export interface AppServices {
   /** The counted KMS port: every call through it shows in coffer_kms_requests_total. */
   kms: KeyManagement;
   tokens: TokenVerifier;
+  envelope: EnvelopeService;
   /** SigV4 credentials accepted by the KMS-compatible endpoint. */
   accessKeys: AccessKey[];
   specPath: string;
@@ -44,7 +47,9 @@ export function createApp(services: AppServices): express.Express {
 
   app.use(kmsWireRouter({ kms, credentials: services.accessKeys, logger }));
   app.use('/v1', requireBearer(tokens));
-  app.use(express.json({ limit: '64kb', type: ['application/json'] }));
+  // JSON bodies only where the API takes JSON: envelope and object bodies stay unread streams.
+  const streamed = /^\/v1\/(envelope|buckets)\//;
+  app.use(express.json({ limit: '64kb', type: (req) => !streamed.test((req as express.Request).path) && /json/.test(String(req.headers['content-type'])) }));
   app.use(
     OpenApiValidator.middleware({
       apiSpec: specPath,
@@ -61,6 +66,7 @@ export function createApp(services: AppServices): express.Express {
   app.use(keyImportRouter(kms));
   app.use(aliasesRouter(kms));
   app.use(cryptographyRouter(kms));
+  app.use(envelopeRouter(services.envelope));
 
   app.use(errorHandler(logger));
   return app;

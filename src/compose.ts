@@ -3,6 +3,8 @@ import type { AppServices } from './app';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { resolveRootToken, tokenVerifier } from './services/auth';
+import { DataKeyCache } from './services/envelope/data-key-cache';
+import { EnvelopeService } from './services/envelope/envelope-service';
 import { resolveRootCredentials } from './services/kms-protocol/root-credentials';
 import { countedKeyManagement } from './services/kms/counted-key-management';
 import { AwsKms } from './services/kms/aws/aws-kms';
@@ -59,6 +61,10 @@ export async function composeServices(config: Config, logger: Logger): Promise<C
   }
   const kms = countedKeyManagement(rawKms, metrics, logger);
 
+  const cache = config.cache.enabled ? new DataKeyCache(config.cache, metrics) : null;
+  if (cache) closers.push(async () => cache.close());
+  const envelope = new EnvelopeService(kms, cache, config.envelopeFrameLength);
+
   let ready = true;
   return {
     config,
@@ -66,6 +72,7 @@ export async function composeServices(config: Config, logger: Logger): Promise<C
     metrics,
     kms,
     tokens: tokenVerifier(root.token),
+    envelope,
     accessKeys: [{ accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }],
     specPath: findSpecPath(),
     isReady: () => ready,

@@ -310,6 +310,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/envelope/encrypt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Encrypt any amount of data (AWS Encryption SDK message format, streamed)
+         * @description Raw bytes in, an AWS Encryption SDK message out (version 2, suite 0x0478: AES-256-GCM,
+         *     HKDF-SHA512, key commitment, unsigned; framed). Both bodies stream, so size is unbounded
+         *     and memory flat. The data key comes from GenerateDataKey under `X-Kms-Key-Id`, through the
+         *     data-key cache unless `X-Data-Key-Cache: off`. Any AWS Encryption SDK that reaches the same
+         *     KMS can decrypt the result.
+         */
+        post: operations["envelopeEncrypt"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/envelope/decrypt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decrypt an AWS Encryption SDK message, releasing only authenticated plaintext
+         * @description Each frame's plaintext is sent only after its tag is verified. A tampered header or first
+         *     frame, a wrong context or an unusable key is a 4xx before any byte; tampering found in a
+         *     later frame cuts the connection without ending the chunked body (curl reports
+         *     `curl: (18)` and exits non-zero). Every pair named in `X-Encryption-Context` must be in the
+         *     message's context. Signed messages (other SDKs' default suite) are verified whole, up to
+         *     64 MiB, before release. `X-Kms-Key-Id`, if given, restricts which key may decrypt.
+         */
+        post: operations["envelopeDecrypt"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/": {
         parameters: {
             query?: never;
@@ -696,6 +745,12 @@ export interface components {
     parameters: {
         /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
         KeyIdPath: string;
+        /** @description Key id, key ARN, alias name or alias ARN */
+        KmsKeyIdHeader: string;
+        /** @description Encryption context as `k1=v1,k2=v2` (percent-encode `,` `=` `%` inside keys and values) */
+        EncryptionContextHeader: string;
+        /** @description `off` to bypass the data-key cache for this request */
+        DataKeyCacheHeader: "on" | "off";
         /** @description Page size, 1-1000 (default 100) */
         Limit: number;
         /** @description The `nextMarker` of the previous page */
@@ -1342,6 +1397,87 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+        };
+    };
+    envelopeEncrypt: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Key id, key ARN, alias name or alias ARN */
+                "X-Kms-Key-Id"?: components["parameters"]["KmsKeyIdHeader"];
+                /** @description Encryption context as `k1=v1,k2=v2` (percent-encode `,` `=` `%` inside keys and values) */
+                "X-Encryption-Context"?: components["parameters"]["EncryptionContextHeader"];
+                /** @description `off` to bypass the data-key cache for this request */
+                "X-Data-Key-Cache"?: components["parameters"]["DataKeyCacheHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+                "*/*": string;
+            };
+        };
+        responses: {
+            /** @description The encrypted message */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    envelopeDecrypt: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Key id, key ARN, alias name or alias ARN */
+                "X-Kms-Key-Id"?: components["parameters"]["KmsKeyIdHeader"];
+                /** @description Encryption context as `k1=v1,k2=v2` (percent-encode `,` `=` `%` inside keys and values) */
+                "X-Encryption-Context"?: components["parameters"]["EncryptionContextHeader"];
+                /** @description `off` to bypass the data-key cache for this request */
+                "X-Data-Key-Cache"?: components["parameters"]["DataKeyCacheHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+                "*/*": string;
+            };
+        };
+        responses: {
+            /** @description The plaintext */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            /** @description A signed message larger than 64 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     kmsProtocol: {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '../../../src/logger';
 import { EmbeddedKms } from '../../../src/services/kms/embedded/embedded-kms';
-import { encodeEncryptionContext } from '../../../src/services/kms/embedded/encryption-context';
+import { encodeEncryptionContext } from '../../../src/services/kms/encryption-context';
 
 const DAY = 86_400_000;
 let dataDir: string;

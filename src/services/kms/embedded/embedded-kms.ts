@@ -36,7 +36,7 @@ import type {
 } from '../key-management';
 import { checkAliasName } from './alias-rules';
 import { HEADER_LENGTH, blobHeader, parseBlob } from './ciphertext-blob';
-import { encodeEncryptionContext } from './encryption-context';
+import { encodeEncryptionContext } from '../encryption-context';
 import { createImportParameters, openImportToken, unwrapKeyMaterial } from './key-import';
 import type { AliasRecord, EngineState, KeyRecord } from './key-record';
 import { resolveRootKey } from './root-key';

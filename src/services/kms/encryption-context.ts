@@ -1,5 +1,5 @@
-import { invalid } from '../../errors';
-import type { EncryptionContext } from '../key-management';
+import { invalid } from '../errors';
+import type { EncryptionContext } from './key-management';
 
 /**
  * The canonical, unambiguous byte encoding of an encryption context, used as authenticated data:

@@ -1,0 +1,29 @@
+import { invalid } from '../errors';
+import type { EncryptionContext } from '../kms/key-management';
+
+/**
+ * Parses `X-Encryption-Context: k1=v1,k2=v2`. Keys and values are percent-decoded, so a `,`, `=`
+ * or `%` inside one is written `%2C`, `%3D`, `%25`. Keys must be unique and non-empty; keys
+ * beginning with `aws-crypto-` are reserved by the Encryption SDK.
+ */
+export function parseContextHeader(header: string | undefined): EncryptionContext {
+  const context: EncryptionContext = {};
+  if (header === undefined || header.trim() === '') return context;
+  for (const pair of header.split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw invalid(`X-Encryption-Context: "${pair.trim()}" is not key=value (write pairs as k1=v1,k2=v2)`);
+    let key: string;
+    let value: string;
+    try {
+      key = decodeURIComponent(pair.slice(0, eq).trim());
+      value = decodeURIComponent(pair.slice(eq + 1).trim());
+    } catch {
+      throw invalid(`X-Encryption-Context: "${pair.trim()}" has a bad percent-escape`);
+    }
+    if (key === '') throw invalid('X-Encryption-Context: keys must not be empty');
+    if (key.startsWith('aws-crypto-')) throw invalid(`X-Encryption-Context: keys beginning with aws-crypto- are reserved (got ${key})`);
+    if (Object.hasOwn(context, key)) throw invalid(`X-Encryption-Context: key ${key} appears twice`);
+    context[key] = value;
+  }
+  return context;
+}

@@ -1,0 +1,183 @@
+import type { Metrics } from '../metrics';
+
+export interface DataKeyCacheLimits {
+  /** Seconds a data key may be used after KMS made it. */
+  maxAgeSeconds: number;
+  /** Messages one data key may encrypt. */
+  maxMessagesPerKey: number;
+  /** Plaintext bytes one data key may encrypt. */
+  maxBytesPerKey: number;
+  /** Entries kept at most; the least recently used goes first. */
+  capacity: number;
+}
+
+/** A data key as KMS returned it. The cache owns `plaintextKey` and zeroes it on eviction. */
+export interface CachedDataKey {
+  plaintextKey: Buffer;
+  encryptedKey: Buffer;
+  keyArn: string;
+}
+
+interface Entry extends CachedDataKey {
+  createdAt: number;
+  messages: number;
+  bytes: number;
+}
+
+type EvictionReason = 'age' | 'messages' | 'bytes' | 'capacity';
+
+/**
+ * A bounded LRU cache of data keys, partitioned by the caller (KMS key, encryption context and
+ * algorithm go into the partition id, so a data key is never reused across contexts).
+ * Concurrent misses on one partition share a single KMS call. Callers get copies; a plaintext key
+ * is zeroed when its entry leaves the cache. The sweep timer is unref'd: it never holds the
+ * process open.
+ */
+export class DataKeyCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly inFlight = new Map<string, Promise<Entry>>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly limits: DataKeyCacheLimits,
+    private readonly metrics: Metrics,
+    private readonly now: () => number = Date.now,
+  ) {
+    /* Precondition: You cannot cache something forever, nor without room. */
+    if (!(limits.maxAgeSeconds > 0 && limits.maxMessagesPerKey > 0 && limits.maxBytesPerKey > 0 && limits.capacity > 0)) {
+      throw new Error('data-key cache limits must all be positive');
+    }
+    this.sweeper = setInterval(() => this.sweep(), Math.min(limits.maxAgeSeconds * 1000, 60_000));
+    this.sweeper.unref();
+  }
+
+  /**
+   * A data key for encrypting one message of `plaintextBytes` (when known) under `partition`:
+   * a cached one while it is within its limits, else a fresh one from `generate`.
+   */
+  async forEncryption(
+    partition: string,
+    plaintextBytes: number | undefined,
+    generate: () => Promise<CachedDataKey>,
+  ): Promise<CachedDataKey> {
+    const bytes = plaintextBytes ?? 0;
+    const hit = this.usable(partition, bytes);
+    if (hit) {
+      this.metrics.dataKeyCacheHits.inc({ operation: 'encrypt' });
+      return this.use(partition, hit, bytes);
+    }
+    const pending = this.inFlight.get(partition);
+    if (pending) {
+      // Someone is already asking KMS for this partition: share its answer if it still fits.
+      const entry = await pending.catch(() => undefined);
+      if (entry && this.entries.get(partition) === entry && this.fits(entry, bytes)) {
+        this.metrics.dataKeyCacheHits.inc({ operation: 'encrypt' });
+        return this.use(partition, entry, bytes);
+      }
+    }
+    this.metrics.dataKeyCacheMisses.inc({ operation: 'encrypt' });
+    const fresh = this.load(partition, generate);
+    return this.use(partition, await fresh, bytes);
+  }
+
+  /** A decrypted data key for `partition` (the encrypted key and its context), or KMS's answer. */
+  async forDecryption(partition: string, decrypt: () => Promise<CachedDataKey>): Promise<CachedDataKey> {
+    const hit = this.usable(partition, 0);
+    if (hit) {
+      this.metrics.dataKeyCacheHits.inc({ operation: 'decrypt' });
+      this.touch(partition, hit);
+      return copy(hit);
+    }
+    const pending = this.inFlight.get(partition);
+    if (pending) return copy(await pending);
+    this.metrics.dataKeyCacheMisses.inc({ operation: 'decrypt' });
+    return copy(await this.load(partition, decrypt));
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Zeroes and drops everything; stops the sweep. */
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const key of [...this.entries.keys()]) this.evict(key, undefined);
+  }
+
+  private load(partition: string, fetch: () => Promise<CachedDataKey>): Promise<Entry> {
+    const promise = fetch().then((key) => {
+      const entry: Entry = { ...key, createdAt: this.now(), messages: 0, bytes: 0 };
+      this.evict(partition, undefined);
+      this.entries.set(partition, entry);
+      while (this.entries.size > this.limits.capacity) {
+        const oldest = this.entries.keys().next().value as string;
+        this.evict(oldest, 'capacity');
+      }
+      return entry;
+    });
+    this.inFlight.set(partition, promise);
+    const done = () => {
+      if (this.inFlight.get(partition) === promise) this.inFlight.delete(partition);
+    };
+    promise.then(done, done);
+    return promise;
+  }
+
+  private usable(partition: string, bytes: number): Entry | undefined {
+    const entry = this.entries.get(partition);
+    if (!entry) return undefined;
+    const reason = this.expiry(entry);
+    if (reason) {
+      this.evict(partition, reason);
+      return undefined;
+    }
+    return this.fits(entry, bytes) ? entry : undefined;
+  }
+
+  private fits(entry: Entry, bytes: number): boolean {
+    return entry.messages < this.limits.maxMessagesPerKey && entry.bytes + bytes <= this.limits.maxBytesPerKey;
+  }
+
+  private expiry(entry: Entry): EvictionReason | undefined {
+    if (this.now() - entry.createdAt >= this.limits.maxAgeSeconds * 1000) return 'age';
+    if (entry.messages >= this.limits.maxMessagesPerKey) return 'messages';
+    if (entry.bytes >= this.limits.maxBytesPerKey) return 'bytes';
+    return undefined;
+  }
+
+  private use(partition: string, entry: Entry, bytes: number): CachedDataKey {
+    entry.messages += 1;
+    entry.bytes += bytes;
+    const result = copy(entry);
+    if (this.entries.get(partition) === entry) {
+      const reason = this.expiry(entry);
+      if (reason) this.evict(partition, reason);
+      else this.touch(partition, entry);
+    }
+    return result;
+  }
+
+  private touch(partition: string, entry: Entry): void {
+    this.entries.delete(partition);
+    this.entries.set(partition, entry);
+  }
+
+  private evict(partition: string, reason: EvictionReason | undefined): void {
+    const entry = this.entries.get(partition);
+    if (!entry) return;
+    this.entries.delete(partition);
+    entry.plaintextKey.fill(0);
+    if (reason) this.metrics.dataKeyCacheEvictions.inc({ reason });
+  }
+
+  private sweep(): void {
+    for (const [partition, entry] of [...this.entries]) {
+      const reason = this.expiry(entry);
+      if (reason) this.evict(partition, reason);
+    }
+  }
+}
+
+function copy(entry: CachedDataKey): CachedDataKey {
+  return { plaintextKey: Buffer.from(entry.plaintextKey), encryptedKey: Buffer.from(entry.encryptedKey), keyArn: entry.keyArn };
+}
