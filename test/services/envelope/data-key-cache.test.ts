@@ -1,0 +1,72 @@
+import { DataKeyCache } from '../../../src/services/envelope/data-key-cache';
+import { createMetrics } from '../../../src/services/metrics';
+
+const limits = { maxAgeSeconds: 60, maxMessagesPerKey: 3, maxBytesPerKey: 100, capacity: 2 };
+
+function setup(overrides = {}) {
+  let clock = 0;
+  let calls = 0;
+  const made: Buffer[] = [];
+  const metrics = createMetrics();
+  const cache = new DataKeyCache({ ...limits, ...overrides }, metrics, () => clock);
+  const generate = async () => {
+    calls += 1;
+    const key = Buffer.alloc(32, calls);
+    made.push(key);
+    return { plaintextKey: key, encryptedKey: Buffer.from(`blob-${calls}`), keyArn: 'arn' };
+  };
+  return { cache, metrics, generate, made, calls: () => calls, tick: (ms: number) => (clock += ms) };
+}
+
+const counter = async (m: ReturnType<typeof createMetrics>, name: string) =>
+  (await m.registry.getSingleMetric(name)!.get()).values.reduce((sum, v) => sum + v.value, 0);
+
+describe('DataKeyCache', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('reuses a data key within its message limit, then asks again', async () => {
+    const { cache, generate, calls, metrics } = setup();
+    for (let i = 0; i < 3; i++) await cache.forEncryption('p', 1, generate);
+    expect(calls()).toBe(1);
+    await cache.forEncryption('p', 1, generate);
+    expect(calls()).toBe(2);
+    expect(await counter(metrics, 'coffer_datakey_cache_evictions_total')).toBe(1);
+    cache.close();
+  });
+
+  it('respects age and bytes limits', async () => {
+    const { cache, generate, calls, tick } = setup();
+    await cache.forEncryption('p', 60, generate);
+    await cache.forEncryption('p', 60, generate); // 120 > 100 bytes: a new key
+    expect(calls()).toBe(2);
+    tick(60_000);
+    await cache.forEncryption('p', 1, generate);
+    expect(calls()).toBe(3);
+    cache.close();
+  });
+
+  it('never shares a key across partitions and evicts the least recently used, zeroing it', async () => {
+    const { cache, generate, made, calls } = setup();
+    await cache.forEncryption('a', 1, generate);
+    await cache.forEncryption('b', 1, generate);
+    await cache.forEncryption('c', 1, generate);
+    expect(calls()).toBe(3);
+    expect(made[0]!.equals(Buffer.alloc(32, 0))).toBe(true); // 'a' evicted and zeroed
+    expect(cache.size).toBe(2);
+    cache.close();
+    expect(made.every((k) => k.equals(Buffer.alloc(32, 0)))).toBe(true);
+  });
+
+  it('returns copies, and shares one KMS call among concurrent misses', async () => {
+    const { cache, generate, calls } = setup({ maxMessagesPerKey: 100 });
+    const keys = await Promise.all(Array.from({ length: 16 }, () => cache.forEncryption('p', 1, generate)));
+    expect(calls()).toBe(1);
+    keys[0]!.plaintextKey.fill(9);
+    expect(keys[1]!.plaintextKey.equals(Buffer.alloc(32, 1))).toBe(true);
+    cache.close();
+  });
+
+  it('refuses limits that would cache forever', () => {
+    expect(() => new DataKeyCache({ ...limits, maxAgeSeconds: 0 }, createMetrics())).toThrow(/positive/);
+  });
+});
