@@ -37,7 +37,7 @@ it('runs every README example against a started Coffer without a server error', 
   expect(result.stdout).toContain('InvalidCiphertextException');
   expect(result.stdout).toMatch(/^Enabled$/m);
   expect(result.stdout).toContain('envelope round trip ok');
-  expect(result.stdout).toMatch(/^coffer_datakey_cache_hits_total\{operation="encrypt"\} \d+/m);
+  expect(result.stdout).toMatch(/^coffer_datakey_cache_misses_total\{operation="encrypt"\} \d+/m);
   expect(result.stdout.match(/^Enabled$/gm)?.length).toBeGreaterThanOrEqual(2); // key material imported; CLI describe-key
   expect(result.stdout).toMatch(/^coffer_kms_requests_total\{operation="Encrypt",outcome="success"\} \d+/m);
 });
