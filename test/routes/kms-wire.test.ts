@@ -83,7 +83,8 @@ describe('KMS-compatible endpoint with @aws-sdk/client-kms', () => {
       client.middlewareStack.add((next) => async (args) => {
         const request = (args as unknown as { request: { headers: Record<string, string>; body: unknown } }).request;
         change(request);
-        request.headers['content-length'] = String(Buffer.byteLength(String(request.body)));
+        const body = request.body as string | Uint8Array;
+        request.headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
         return next(args);
       }, { step: 'build' });
       return client;
