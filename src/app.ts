@@ -5,6 +5,7 @@ import type { Logger } from './logger';
 import { aliasesRouter } from './routes/aliases';
 import { requireBearer } from './routes/auth';
 import { cryptographyRouter } from './routes/cryptography';
+import { bucketsRouter } from './routes/buckets';
 import { envelopeRouter } from './routes/envelope';
 import { errorHandler } from './routes/error-handler';
 import { httpMetrics } from './routes/http-metrics';
@@ -12,6 +13,7 @@ import { keyImportRouter } from './routes/key-import';
 import { keyRotationRouter } from './routes/key-rotation';
 import { keysRouter } from './routes/keys';
 import { kmsWireRouter } from './routes/kms-wire';
+import { objectsRouter } from './routes/objects';
 import { operationsRouter } from './routes/operations';
 import type { TokenVerifier } from './services/auth';
 import type { EnvelopeService } from './services/envelope/envelope-service';
@@ -19,6 +21,7 @@ import { KeyService } from './services/keys/key-service';
 import type { AccessKey } from './services/kms-protocol/root-credentials';
 import type { KeyManagement } from './services/kms/key-management';
 import type { Metrics } from './services/metrics';
+import type { ObjectService } from './services/objects/object-service';
 
 /** Everything the HTTP layer needs, built by `compose.ts` (or by a test). */
 export interface AppServices {
@@ -29,6 +32,7 @@ export interface AppServices {
   kms: KeyManagement;
   tokens: TokenVerifier;
   envelope: EnvelopeService;
+  objects: ObjectService;
   /** SigV4 credentials accepted by the KMS-compatible endpoint. */
   accessKeys: AccessKey[];
   specPath: string;
@@ -67,6 +71,8 @@ export function createApp(services: AppServices): express.Express {
   app.use(aliasesRouter(kms));
   app.use(cryptographyRouter(kms));
   app.use(envelopeRouter(services.envelope));
+  app.use(bucketsRouter(services.objects));
+  app.use(objectsRouter(services.objects));
 
   app.use(errorHandler(logger));
   return app;

@@ -11,6 +11,11 @@ import { AwsKms } from './services/kms/aws/aws-kms';
 import { EmbeddedKms } from './services/kms/embedded/embedded-kms';
 import type { KeyManagement } from './services/kms/key-management';
 import { createMetrics } from './services/metrics';
+import { ObjectService } from './services/objects/object-service';
+import { EmbeddedObjectStore } from './services/storage/embedded-object-store';
+import { readOrCreateSecretFile } from './services/files/atomic-file';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { findSpecPath } from './spec-path';
 
 /** The running service's parts, with what must be closed on shutdown. */
@@ -65,6 +70,14 @@ export async function composeServices(config: Config, logger: Logger): Promise<C
   if (cache) closers.push(async () => cache.close());
   const envelope = new EnvelopeService(kms, cache, config.envelopeFrameLength);
 
+  if (config.storageBackend !== 'embedded') throw new Error('COFFER_STORAGE_BACKEND=s3 is not available yet: use embedded');
+  // SSE-S3's store key wraps each object's data key; like the root key it lives only in a 0600 file.
+  const storeKey = Buffer.from(
+    (await readOrCreateSecretFile(path.join(config.dataDir, 'store-key'), () => randomBytes(32).toString('base64'))).value,
+    'base64',
+  );
+  const objects = new ObjectService(new EmbeddedObjectStore(path.join(config.dataDir, 'objects')), kms, storeKey);
+
   let ready = true;
   return {
     config,
@@ -73,6 +86,7 @@ export async function composeServices(config: Config, logger: Logger): Promise<C
     kms,
     tokens: tokenVerifier(root.token),
     envelope,
+    objects,
     accessKeys: [{ accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }],
     specPath: findSpecPath(),
     isReady: () => ready,

@@ -359,6 +359,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/buckets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List buckets */
+        get: operations["listBuckets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/buckets/{bucket}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bucket: components["parameters"]["BucketPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /** Create a bucket (S3 naming rules) */
+        put: operations["createBucket"];
+        post?: never;
+        /** Delete an empty bucket */
+        delete: operations["deleteBucket"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/buckets/{bucket}/objects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bucket: components["parameters"]["BucketPath"];
+            };
+            cookie?: never;
+        };
+        /** List objects by key, with prefix and pagination, each with its mode */
+        get: operations["listObjects"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/buckets/{bucket}/objects/{key}*": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bucket: components["parameters"]["BucketPath"];
+                /** @description The object key; it may contain `/` */
+                key: string;
+            };
+            cookie?: never;
+        };
+        /** Fetch an object; SSE-C objects need their key again */
+        get: operations["getObject"];
+        /** Store an object, encrypted in the mode of `X-Encryption-Mode` (default SSE-S3) */
+        put: operations["putObject"];
+        post?: never;
+        /** Delete an object */
+        delete: operations["deleteObject"];
+        options?: never;
+        /** How an object is stored (mode, KMS key ARN, customer key MD5, size), no body */
+        head: operations["headObject"];
+        patch?: never;
+        trace?: never;
+    };
     "/": {
         parameters: {
             query?: never;
@@ -689,6 +769,32 @@ export interface components {
         RandomResult: {
             plaintext: components["schemas"]["Base64"];
         };
+        BucketName: {
+            name: string;
+        };
+        BucketList: {
+            buckets: {
+                name: string;
+                /** Format: date-time */
+                creationDate: string;
+            }[];
+        };
+        ObjectDescription: {
+            bucket: string;
+            key: string;
+            size: number;
+            /** Format: date-time */
+            lastModified: string;
+            /** @enum {string} */
+            mode: "none" | "SSE-S3" | "SSE-KMS" | "SSE-C";
+            kmsKeyArn?: string;
+            customerKeyMd5?: string;
+        };
+        ObjectList: {
+            objects: components["schemas"]["ObjectDescription"][];
+            nextMarker?: string;
+            truncated: boolean;
+        };
         Health: {
             status: string;
         } & {
@@ -745,6 +851,13 @@ export interface components {
     parameters: {
         /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
         KeyIdPath: string;
+        BucketPath: string;
+        /** @description How to protect the object (default SSE-S3). CSE-KMS and CSE-C are not available yet. */
+        EncryptionModeHeader: "none" | "SSE-S3" | "SSE-KMS" | "SSE-C";
+        /** @description SSE-C customer key, 256 bits in base64 (never stored; only a salted HMAC is kept) */
+        CustomerKeyHeader: string;
+        /** @description Base64 MD5 of the customer key, checked when given */
+        CustomerKeyMd5Header: string;
         /** @description Key id, key ARN, alias name or alias ARN */
         KmsKeyIdHeader: string;
         /** @description Encryption context as `k1=v1,k2=v2` (percent-encode `,` `=` `%` inside keys and values) */
@@ -1477,6 +1590,265 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+        };
+    };
+    listBuckets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The buckets */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BucketList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+        };
+    };
+    createBucket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bucket: components["parameters"]["BucketPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BucketName"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    deleteBucket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bucket: components["parameters"]["BucketPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    listObjects: {
+        parameters: {
+            query?: {
+                prefix?: string;
+                /** @description Page size, 1-1000 (default 100) */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextMarker` of the previous page */
+                marker?: components["parameters"]["Marker"];
+            };
+            header?: never;
+            path: {
+                bucket: components["parameters"]["BucketPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of objects */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getObject: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description SSE-C customer key, 256 bits in base64 (never stored; only a salted HMAC is kept) */
+                "X-Customer-Key"?: components["parameters"]["CustomerKeyHeader"];
+                /** @description Base64 MD5 of the customer key, checked when given */
+                "X-Customer-Key-MD5"?: components["parameters"]["CustomerKeyMd5Header"];
+            };
+            path: {
+                bucket: components["parameters"]["BucketPath"];
+                /** @description The object key; it may contain `/` */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The object's bytes, with `X-Encryption-Mode`, `X-Kms-Key-Id`, `X-Customer-Key-MD5` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    putObject: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description How to protect the object (default SSE-S3). CSE-KMS and CSE-C are not available yet. */
+                "X-Encryption-Mode"?: components["parameters"]["EncryptionModeHeader"];
+                /** @description Key id, key ARN, alias name or alias ARN */
+                "X-Kms-Key-Id"?: components["parameters"]["KmsKeyIdHeader"];
+                /** @description Encryption context as `k1=v1,k2=v2` (percent-encode `,` `=` `%` inside keys and values) */
+                "X-Encryption-Context"?: components["parameters"]["EncryptionContextHeader"];
+                /** @description SSE-C customer key, 256 bits in base64 (never stored; only a salted HMAC is kept) */
+                "X-Customer-Key"?: components["parameters"]["CustomerKeyHeader"];
+                /** @description Base64 MD5 of the customer key, checked when given */
+                "X-Customer-Key-MD5"?: components["parameters"]["CustomerKeyMd5Header"];
+            };
+            path: {
+                bucket: components["parameters"]["BucketPath"];
+                /** @description The object key; it may contain `/` */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+                "*/*": string;
+            };
+        };
+        responses: {
+            /** @description Stored; the headers and body say how it is protected */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectDescription"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    deleteObject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bucket: components["parameters"]["BucketPath"];
+                /** @description The object key; it may contain `/` */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted (or was not there) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    headObject: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description SSE-C customer key, 256 bits in base64 (never stored; only a salted HMAC is kept) */
+                "X-Customer-Key"?: components["parameters"]["CustomerKeyHeader"];
+                /** @description Base64 MD5 of the customer key, checked when given */
+                "X-Customer-Key-MD5"?: components["parameters"]["CustomerKeyMd5Header"];
+            };
+            path: {
+                bucket: components["parameters"]["BucketPath"];
+                /** @description The object key; it may contain `/` */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The object exists */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request (e.g. SSE-C object without its key) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Wrong customer key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such bucket or key */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

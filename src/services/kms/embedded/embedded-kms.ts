@@ -40,7 +40,7 @@ import { encodeEncryptionContext } from '../encryption-context';
 import { createImportParameters, openImportToken, unwrapKeyMaterial } from './key-import';
 import type { AliasRecord, EngineState, KeyRecord } from './key-record';
 import { resolveRootKey } from './root-key';
-import { seal, unseal } from './sealing';
+import { seal, unseal } from '../../crypto/sealing';
 import { StateFile } from './state-file';
 
 const DAY = 86_400_000;

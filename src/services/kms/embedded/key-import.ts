@@ -2,7 +2,7 @@ import { constants, createPrivateKey, generateKeyPair, privateDecrypt } from 'no
 import { promisify } from 'node:util';
 import { ServiceError, invalid } from '../../errors';
 import type { WrappingAlgorithm, WrappingKeySpec } from '../key-management';
-import { seal, unseal } from './sealing';
+import { seal, unseal } from '../../crypto/sealing';
 
 const generateRsa = promisify(generateKeyPair);
 const TOKEN_LABEL = 'import-token';

@@ -1,0 +1,22 @@
+/** How an object is protected, as the client names it in `X-Encryption-Mode`. */
+export const encryptionModes = ['none', 'SSE-S3', 'SSE-KMS', 'SSE-C'] as const;
+export type EncryptionMode = (typeof encryptionModes)[number];
+
+export interface PutOptions {
+  mode: EncryptionMode;
+  kmsKeyId?: string;
+  encryptionContext?: Record<string, string>;
+  /** SSE-C: the customer's 256-bit key. */
+  customerKey?: Buffer;
+}
+
+/** What a response may say about an object's protection: never a key. */
+export interface ObjectDescription {
+  bucket: string;
+  key: string;
+  size: number;
+  lastModified: Date;
+  mode: EncryptionMode;
+  kmsKeyArn?: string;
+  customerKeyMd5?: string;
+}

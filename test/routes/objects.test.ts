@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import request from 'supertest';
+import { api, metricValue } from '../support/http';
+import { startCoffer, type RunningCoffer } from '../support/start-coffer';
+
+let coffer: RunningCoffer;
+const auth = () => ({ Authorization: `Bearer ${coffer.token}` });
+const customerKey = randomBytes(32).toString('base64');
+const MARKER = Buffer.from('PLAINTEXT-MARKER-0123456789');
+
+beforeAll(async () => {
+  coffer = await startCoffer();
+  await api(coffer).post('/v1/keys', { alias: 'alias/objects' }).expect(201);
+  await request(coffer.url).put('/v1/buckets/media').set(auth()).expect(201);
+});
+afterAll(() => coffer.stop());
+
+function put(key: string, body: Buffer, headers: Record<string, string>) {
+  return request(coffer.url).put(`/v1/buckets/media/objects/${key}`).set(auth()).set('Content-Type', 'application/octet-stream').set(headers).send(body);
+}
+
+function get(key: string, headers: Record<string, string> = {}) {
+  return request(coffer.url).get(`/v1/buckets/media/objects/${key}`).set(auth()).set(headers).buffer(true)
+    .parse((res, done) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => done(null, Buffer.concat(chunks)));
+    });
+}
+
+const modes: [string, Record<string, string>][] = [
+  ['none', {}],
+  ['SSE-S3', {}],
+  ['SSE-KMS', { 'X-Kms-Key-Id': 'alias/objects', 'X-Encryption-Context': 'team=media' }],
+  ['SSE-C', { 'X-Customer-Key': customerKey }],
+];
+
+function storedFiles(): Buffer[] {
+  const dir = path.join(coffer.dataDir, 'objects', 'media');
+  return readdirSync(dir).filter((f) => f.endsWith('.obj')).map((f) => readFileSync(path.join(dir, f)));
+}
+
+describe('objects in every server-side mode', () => {
+  it.each(modes)('%s round-trips byte-exact and says how it is stored', async (mode, headers) => {
+    for (const size of [0, 1, 65536, 200_003]) {
+      const body = Buffer.concat([MARKER, randomBytes(size)]);
+      const key = `modes/${mode}/${size}.bin`;
+      const stored = await put(key, body, { 'X-Encryption-Mode': mode, ...headers });
+      expect(stored.status).toBe(200);
+      expect(stored.body).toMatchObject({ key, mode, size: body.length });
+      const back = await get(key, mode === 'SSE-C' ? { 'X-Customer-Key': customerKey } : {});
+      expect(back.status).toBe(200);
+      expect(back.headers['x-encryption-mode']).toBe(mode);
+      expect(Buffer.compare(back.body as Buffer, body)).toBe(0);
+      if (mode === 'SSE-KMS') expect(back.headers['x-kms-key-id']).toMatch(/^arn:aws:kms:.*:key\//);
+      if (mode === 'SSE-C') expect(back.headers['x-customer-key-md5']).toBeDefined();
+      expect(JSON.stringify(back.headers)).not.toContain(customerKey);
+    }
+  });
+
+  it('leaves no plaintext on disk for any encrypted mode', async () => {
+    const withMarker = storedFiles().filter((f) => f.includes(MARKER));
+    // Only the objects stored with mode none (4 sizes) may show it.
+    expect(withMarker).toHaveLength(4);
+    for (const f of withMarker) expect(f.includes(Buffer.from('"coffer-mode":"none"'))).toBe(true);
+  });
+
+  it('answers SSE-C without its key 400 InvalidRequest, with a wrong key 403 AccessDenied', async () => {
+    await put('c/obj', Buffer.from('sse-c data'), { 'X-Encryption-Mode': 'SSE-C', 'X-Customer-Key': customerKey }).expect(200);
+    const none = await request(coffer.url).get('/v1/buckets/media/objects/c/obj').set(auth());
+    expect(none.status).toBe(400);
+    expect(none.body.code).toBe('InvalidRequest');
+    const wrong = await request(coffer.url).get('/v1/buckets/media/objects/c/obj').set(auth()).set('X-Customer-Key', randomBytes(32).toString('base64'));
+    expect(wrong.status).toBe(403);
+    expect(wrong.body.code).toBe('AccessDenied');
+    const head = await request(coffer.url).head('/v1/buckets/media/objects/c/obj').set(auth()).set('X-Customer-Key', customerKey);
+    expect(head.status).toBe(200);
+    expect(head.headers['x-encryption-mode']).toBe('SSE-C');
+    const shortKey = await put('c/short', Buffer.from('x'), { 'X-Encryption-Mode': 'SSE-C', 'X-Customer-Key': 'c2hvcnQ=' });
+    expect(shortKey.status).toBe(400);
+    expect(shortKey.body.code).toBe('InvalidArgument');
+  });
+
+  it('counts SSE-KMS calls and gives the KMS error for a disabled key', async () => {
+    const keyId = (await api(coffer).post('/v1/keys', {})).body.keyMetadata.keyId;
+    const before = await metricValue(coffer, 'coffer_kms_requests_total', { operation: 'GenerateDataKey', outcome: 'success' });
+    await put('k/obj', Buffer.from('kms data'), { 'X-Encryption-Mode': 'SSE-KMS', 'X-Kms-Key-Id': keyId }).expect(200);
+    expect(await metricValue(coffer, 'coffer_kms_requests_total', { operation: 'GenerateDataKey', outcome: 'success' })).toBe(before + 1);
+    await api(coffer).post(`/v1/keys/${keyId}/disable`).expect(204);
+    const refused = await request(coffer.url).get('/v1/buckets/media/objects/k/obj').set(auth());
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('DisabledException');
+    const noKey = await put('k/none', Buffer.from('x'), { 'X-Encryption-Mode': 'SSE-KMS' });
+    expect(noKey.status).toBe(400);
+  });
+
+  it('refuses tampered stored data without releasing plaintext', async () => {
+    const body = Buffer.concat([MARKER, randomBytes(100)]);
+    await put('t/obj', body, { 'X-Encryption-Mode': 'SSE-S3' }).expect(200);
+    const dir = path.join(coffer.dataDir, 'objects', 'media');
+    const file = readdirSync(dir).map((f) => path.join(dir, f)).find((f) => readFileSync(f).includes(Buffer.from('"key":"t/obj"')))!;
+    const bytes = readFileSync(file);
+    bytes[5]! ^= 1;
+    writeFileSync(file, bytes);
+    const r = await request(coffer.url).get('/v1/buckets/media/objects/t/obj').set(auth());
+    expect(r.status).toBe(400);
+    expect(r.body.code).toBe('InvalidCiphertextException');
+  });
+
+  it('keeps the old object when an upload is aborted', async () => {
+    const original = Buffer.from('the original content');
+    await put('a/obj', original, { 'X-Encryption-Mode': 'SSE-S3' }).expect(200);
+    await new Promise<void>((resolve) => {
+      const url = new URL(`${coffer.url}/v1/buckets/media/objects/a/obj`);
+      const req = http.request(url, { method: 'PUT', headers: { ...auth(), 'Content-Type': 'application/octet-stream', 'Content-Length': '1000000' } });
+      req.on('error', () => resolve());
+      req.write(randomBytes(100_000));
+      setTimeout(() => {
+        req.destroy();
+        setTimeout(resolve, 200);
+      }, 100);
+    });
+    const back = await get('a/obj');
+    expect(back.status).toBe(200);
+    expect((back.body as Buffer).toString()).toBe('the original content');
+    const leftovers = readdirSync(path.join(coffer.dataDir, 'objects', 'media')).filter((f) => f.endsWith('.tmp'));
+    expect(leftovers).toEqual([]);
+  });
+
+  it('validates names as S3 does and never leaves the data directory', async () => {
+    const bad = await request(coffer.url).put('/v1/buckets/Not_A_Bucket').set(auth());
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('InvalidBucketName');
+    const long = await put('x'.repeat(1025), Buffer.from('x'), {});
+    expect(long.status).toBe(400);
+    expect(long.body.code).toBe('KeyTooLongError');
+    await put('..%2F..%2F..%2Fescape', Buffer.from('inside'), { 'X-Encryption-Mode': 'none' }).expect(200);
+    const back = await get('..%2F..%2F..%2Fescape');
+    expect((back.body as Buffer).toString()).toBe('inside');
+    expect(readdirSync(coffer.dataDir).some((f) => f.includes('escape'))).toBe(false);
+  });
+
+  it('lists with prefix and pagination, deletes, and names S3 errors', async () => {
+    await request(coffer.url).put('/v1/buckets/listing').set(auth()).expect(201);
+    for (const k of ['p/a', 'p/b', 'p/c', 'q/d']) {
+      await request(coffer.url).put(`/v1/buckets/listing/objects/${k}`).set(auth()).set('Content-Type', 'application/octet-stream').send(Buffer.from(k)).expect(200);
+    }
+    const first = await request(coffer.url).get('/v1/buckets/listing/objects?prefix=p/&limit=2').set(auth());
+    expect(first.body.objects.map((o: { key: string }) => o.key)).toEqual(['p/a', 'p/b']);
+    expect(first.body.objects[0].mode).toBe('SSE-S3');
+    const second = await request(coffer.url).get(`/v1/buckets/listing/objects?prefix=p/&limit=2&marker=${first.body.nextMarker}`).set(auth());
+    expect(second.body.objects.map((o: { key: string }) => o.key)).toEqual(['p/c']);
+    const notEmpty = await request(coffer.url).delete('/v1/buckets/listing').set(auth());
+    expect(notEmpty.status).toBe(409);
+    expect(notEmpty.body.code).toBe('BucketNotEmpty');
+    for (const k of ['p/a', 'p/b', 'p/c', 'q/d']) await request(coffer.url).delete(`/v1/buckets/listing/objects/${k}`).set(auth()).expect(204);
+    const gone = await request(coffer.url).get('/v1/buckets/listing/objects/p/a').set(auth());
+    expect(gone.status).toBe(404);
+    expect(gone.body.code).toBe('NoSuchKey');
+    await request(coffer.url).delete('/v1/buckets/listing').set(auth()).expect(204);
+    const noBucket = await request(coffer.url).get('/v1/buckets/listing/objects').set(auth());
+    expect(noBucket.status).toBe(404);
+    expect(noBucket.body.code).toBe('NoSuchBucket');
+    const again = await request(coffer.url).put('/v1/buckets/media').set(auth());
+    expect(again.status).toBe(409);
+    const buckets = await request(coffer.url).get('/v1/buckets').set(auth());
+    expect(buckets.body.buckets.map((b: { name: string }) => b.name)).toEqual(['media']);
+  });
+});
