@@ -13,6 +13,8 @@ import type { KeyManagement } from './services/kms/key-management';
 import { createMetrics } from './services/metrics';
 import { ObjectService } from './services/objects/object-service';
 import { EmbeddedObjectStore } from './services/storage/embedded-object-store';
+import type { ObjectStore } from './services/storage/object-store';
+import { S3ObjectStore } from './services/storage/s3-object-store';
 import { readOrCreateSecretFile } from './services/files/atomic-file';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -70,13 +72,21 @@ export async function composeServices(config: Config, logger: Logger): Promise<C
   if (cache) closers.push(async () => cache.close());
   const envelope = new EnvelopeService(kms, cache, config.envelopeFrameLength);
 
-  if (config.storageBackend !== 'embedded') throw new Error('COFFER_STORAGE_BACKEND=s3 is not available yet: use embedded');
   // SSE-S3's store key wraps each object's data key; like the root key it lives only in a 0600 file.
   const storeKey = Buffer.from(
     (await readOrCreateSecretFile(path.join(config.dataDir, 'store-key'), () => randomBytes(32).toString('base64'))).value,
     'base64',
   );
-  const objects = new ObjectService(new EmbeddedObjectStore(path.join(config.dataDir, 'objects')), kms, storeKey);
+  let store: ObjectStore;
+  if (config.storageBackend === 'embedded') {
+    store = new EmbeddedObjectStore(path.join(config.dataDir, 'objects'));
+  } else {
+    // Credentials from the SDK's default provider chain.
+    const s3 = new S3ObjectStore({ region: config.region, endpoint: config.s3Endpoint, forcePathStyle: config.s3ForcePathStyle });
+    closers.push(async () => s3.close());
+    store = s3;
+  }
+  const objects = new ObjectService(store, kms, storeKey);
 
   let ready = true;
   return {

@@ -42,6 +42,9 @@ export class ObjectService {
     if (options.mode === 'none') {
       if (options.customerKey || options.kmsKeyId) throw invalid('mode none takes no key');
       stored = await this.store.putObject(bucket, key, body, metadata);
+    } else if (this.store.performsServerSideEncryption) {
+      checkSseOptions(options);
+      stored = await this.store.putObject(bucket, key, body, metadata, { ...options, mode: options.mode });
     } else {
       const prefix = randomBytes(8);
       metadata[META.noncePrefix] = prefix.toString('base64');
@@ -58,16 +61,16 @@ export class ObjectService {
   }
 
   async head(bucket: string, key: string, customerKey?: Buffer): Promise<ObjectDescription> {
-    const object = await this.store.headObject(bucket, key);
-    if (modeOf(object) === 'SSE-C') checkCustomerKey(object, customerKey);
+    const object = await this.store.headObject(bucket, key, customerKey);
+    if (modeOf(object) === 'SSE-C' && !this.store.performsServerSideEncryption) checkCustomerKey(object, customerKey);
     return describe(object);
   }
 
   async get(bucket: string, key: string, customerKey?: Buffer): Promise<{ description: ObjectDescription; body: Readable }> {
-    const { object, body } = await this.store.getObject(bucket, key);
+    const { object, body } = await this.store.getObject(bucket, key, customerKey);
     try {
       const mode = modeOf(object);
-      if (mode === 'none') return { description: describe(object), body };
+      if (mode === 'none' || this.store.performsServerSideEncryption) return { description: describe(object), body };
       const dataKey = await this.dataKeyForGet(object, customerKey);
       const plaintext = decryptSegments(dataKey, Buffer.from(object.metadata[META.noncePrefix] ?? '', 'base64'), aadBase(bucket, key, mode));
       plaintext.once('end', () => dataKey.fill(0));
@@ -141,6 +144,13 @@ export class ObjectService {
   }
 }
 
+/** The same checks the embedded path makes, before handing S3 its SSE parameters. */
+function checkSseOptions(options: PutOptions): void {
+  if (options.mode === 'SSE-S3' && (options.customerKey || options.kmsKeyId)) throw invalid('SSE-S3 takes no key: the store manages it');
+  if (options.mode === 'SSE-KMS' && !options.kmsKeyId) throw invalid('SSE-KMS needs X-Kms-Key-Id');
+  if (options.mode === 'SSE-C' && options.customerKey?.length !== 32) throw new ServiceError('InvalidArgument', 'SSE-C needs X-Customer-Key: 256 bits in base64');
+}
+
 function modeOf(object: StoredObject): EncryptionMode {
   return (object.metadata[META.mode] ?? 'none') as EncryptionMode;
 }
@@ -164,14 +174,15 @@ function checkCustomerKey(object: StoredObject, customerKey: Buffer | undefined)
 
 function describe(object: StoredObject): ObjectDescription {
   const mode = modeOf(object);
+  const storedAsIs = mode === 'none' || object.sse !== undefined;
   return {
     bucket: object.bucket,
     key: object.key,
-    size: mode === 'none' ? object.storedSize : plaintextSize(object.storedSize),
+    size: storedAsIs ? object.storedSize : plaintextSize(object.storedSize),
     lastModified: object.lastModified,
     mode,
-    kmsKeyArn: object.metadata[META.kmsKeyArn],
-    customerKeyMd5: object.metadata[META.customerKeyMd5],
+    kmsKeyArn: object.sse?.kmsKeyArn ?? object.metadata[META.kmsKeyArn],
+    customerKeyMd5: object.sse?.customerKeyMd5 ?? object.metadata[META.customerKeyMd5],
   };
 }
 

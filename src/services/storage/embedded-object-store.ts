@@ -25,6 +25,8 @@ interface Trailer {
  * metadata together: a crash or an aborted upload leaves the old object or none, never a mix.
  */
 export class EmbeddedObjectStore implements ObjectStore {
+  readonly performsServerSideEncryption = false;
+
   constructor(private readonly dir: string) {}
 
   private bucketDir(bucket: string): string {
