@@ -786,7 +786,7 @@ export interface components {
             /** Format: date-time */
             lastModified: string;
             /** @enum {string} */
-            mode: "none" | "SSE-S3" | "SSE-KMS" | "SSE-C";
+            mode: "none" | "SSE-S3" | "SSE-KMS" | "SSE-C" | "CSE-KMS" | "CSE-C";
             kmsKeyArn?: string;
             customerKeyMd5?: string;
         };
@@ -852,8 +852,8 @@ export interface components {
         /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
         KeyIdPath: string;
         BucketPath: string;
-        /** @description How to protect the object (default SSE-S3). CSE-KMS and CSE-C are not available yet. */
-        EncryptionModeHeader: "none" | "SSE-S3" | "SSE-KMS" | "SSE-C";
+        /** @description How to protect the object (default SSE-S3). CSE modes write the Amazon S3 Encryption Client V2 format. */
+        EncryptionModeHeader: "none" | "SSE-S3" | "SSE-KMS" | "SSE-C" | "CSE-KMS" | "CSE-C";
         /** @description SSE-C customer key, 256 bits in base64 (never stored; only a salted HMAC is kept) */
         CustomerKeyHeader: string;
         /** @description Base64 MD5 of the customer key, checked when given */
@@ -1732,7 +1732,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description How to protect the object (default SSE-S3). CSE-KMS and CSE-C are not available yet. */
+                /** @description How to protect the object (default SSE-S3). CSE modes write the Amazon S3 Encryption Client V2 format. */
                 "X-Encryption-Mode"?: components["parameters"]["EncryptionModeHeader"];
                 /** @description Key id, key ARN, alias name or alias ARN */
                 "X-Kms-Key-Id"?: components["parameters"]["KmsKeyIdHeader"];

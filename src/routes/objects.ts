@@ -55,6 +55,7 @@ export function objectsRouter(objects: ObjectService): Router {
       kmsKeyId: req.get('x-kms-key-id') || undefined,
       encryptionContext: parseContextHeader(req.get('x-encryption-context')),
       customerKey: customerKey(req),
+      plaintextLength: req.get('content-length') === undefined ? undefined : Number(req.get('content-length')),
     });
     res.status(200).set(describeHeaders(described)).json(json(described));
   });

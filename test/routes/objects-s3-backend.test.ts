@@ -32,6 +32,8 @@ describe('objects on the S3 backend (s3rver)', () => {
       ['SSE-S3', {}],
       ['SSE-KMS', { 'X-Kms-Key-Id': 'alias/s3' }],
       ['SSE-C', { 'X-Customer-Key': customerKey }],
+      ['CSE-KMS', { 'X-Kms-Key-Id': 'alias/s3' }],
+      ['CSE-C', { 'X-Customer-Key': customerKey }],
     ];
     const body = randomBytes(6 * 1024 * 1024 + 5); // above lib-storage's 5 MiB part size: multipart
     for (const [mode, headers] of modes) {
@@ -50,7 +52,7 @@ describe('objects on the S3 backend (s3rver)', () => {
       expect(Buffer.compare(get.body as Buffer, body)).toBe(0);
     }
     const list = await request(coffer.url).get('/v1/buckets/s3-bucket/objects?prefix=deep/').set(auth());
-    expect(list.body.objects.map((o: { mode: string }) => o.mode).sort()).toEqual(['SSE-C', 'SSE-KMS', 'SSE-S3', 'none']);
+    expect(list.body.objects.map((o: { mode: string }) => o.mode).sort()).toEqual(['CSE-C', 'CSE-KMS', 'SSE-C', 'SSE-KMS', 'SSE-S3', 'none']);
   });
 
   it('names S3 errors', async () => {

@@ -36,7 +36,10 @@ const modes: [string, Record<string, string>][] = [
   ['SSE-S3', {}],
   ['SSE-KMS', { 'X-Kms-Key-Id': 'alias/objects', 'X-Encryption-Context': 'team=media' }],
   ['SSE-C', { 'X-Customer-Key': customerKey }],
+  ['CSE-KMS', { 'X-Kms-Key-Id': 'alias/objects', 'X-Encryption-Context': 'team=media' }],
+  ['CSE-C', { 'X-Customer-Key': customerKey }],
 ];
+const needsKey = (mode: string): Record<string, string> => (mode.endsWith('-C') ? { 'X-Customer-Key': customerKey } : {});
 
 function storedFiles(): Buffer[] {
   const dir = path.join(coffer.dataDir, 'objects', 'media');
@@ -51,12 +54,12 @@ describe('objects in every server-side mode', () => {
       const stored = await put(key, body, { 'X-Encryption-Mode': mode, ...headers });
       expect(stored.status).toBe(200);
       expect(stored.body).toMatchObject({ key, mode, size: body.length });
-      const back = await get(key, mode === 'SSE-C' ? { 'X-Customer-Key': customerKey } : {});
+      const back = await get(key, needsKey(mode));
       expect(back.status).toBe(200);
       expect(back.headers['x-encryption-mode']).toBe(mode);
       expect(Buffer.compare(back.body as Buffer, body)).toBe(0);
-      if (mode === 'SSE-KMS') expect(back.headers['x-kms-key-id']).toMatch(/^arn:aws:kms:.*:key\//);
-      if (mode === 'SSE-C') expect(back.headers['x-customer-key-md5']).toBeDefined();
+      if (mode.endsWith('KMS')) expect(back.headers['x-kms-key-id']).toMatch(/^arn:aws:kms:.*:key\//);
+      if (mode.endsWith('-C')) expect(back.headers['x-customer-key-md5']).toBeDefined();
       expect(JSON.stringify(back.headers)).not.toContain(customerKey);
     }
   });
@@ -66,6 +69,33 @@ describe('objects in every server-side mode', () => {
     // Only the objects stored with mode none (4 sizes) may show it.
     expect(withMarker).toHaveLength(4);
     for (const f of withMarker) expect(f.includes(Buffer.from('"coffer-mode":"none"'))).toBe(true);
+  });
+
+  it('writes CSE objects in the S3 Encryption Client V2 format and verifies big ones before release', async () => {
+    const big = randomBytes(9 * 1024 * 1024); // above the 8 MiB in-memory bound: verified in a first pass
+    await put('cse/big', big, { 'X-Encryption-Mode': 'CSE-KMS', 'X-Kms-Key-Id': 'alias/objects' }).expect(200);
+    const back = await get('cse/big');
+    expect(Buffer.compare(back.body as Buffer, big)).toBe(0);
+    const file = storedFiles().find((f) => f.includes(Buffer.from('"key":"cse/big"')))!;
+    const trailer = file.subarray(file.length - 2000).toString();
+    for (const name of ['x-amz-key-v2', 'x-amz-iv', 'x-amz-cek-alg', 'x-amz-wrap-alg', 'x-amz-matdesc']) expect(trailer).toContain(name);
+    expect(trailer).toContain('kms+context');
+
+    const tampered = Buffer.from(file);
+    tampered[1000]! ^= 1;
+    const dir = path.join(coffer.dataDir, 'objects', 'media');
+    const name = readdirSync(dir).find((f) => readFileSync(path.join(dir, f)).equals(file))!;
+    writeFileSync(path.join(dir, name), tampered);
+    const refused = await request(coffer.url).get('/v1/buckets/media/objects/cse/big').set(auth());
+    expect(refused.status).toBe(400);
+    expect(refused.body.code).toBe('InvalidCiphertextException');
+
+    await put('cse/c', Buffer.from('cse-c'), { 'X-Encryption-Mode': 'CSE-C', 'X-Customer-Key': customerKey }).expect(200);
+    const noKey = await request(coffer.url).get('/v1/buckets/media/objects/cse/c').set(auth());
+    expect(noKey.status).toBe(400);
+    const wrongKey = await request(coffer.url).get('/v1/buckets/media/objects/cse/c').set(auth()).set('X-Customer-Key', randomBytes(32).toString('base64'));
+    expect(wrongKey.status).toBe(403);
+    expect(wrongKey.body.code).toBe('AccessDenied');
   });
 
   it('answers SSE-C without its key 400 InvalidRequest, with a wrong key 403 AccessDenied', async () => {

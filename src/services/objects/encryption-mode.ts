@@ -1,13 +1,15 @@
 /** How an object is protected, as the client names it in `X-Encryption-Mode`. */
-export const encryptionModes = ['none', 'SSE-S3', 'SSE-KMS', 'SSE-C'] as const;
+export const encryptionModes = ['none', 'SSE-S3', 'SSE-KMS', 'SSE-C', 'CSE-KMS', 'CSE-C'] as const;
 export type EncryptionMode = (typeof encryptionModes)[number];
 
 export interface PutOptions {
   mode: EncryptionMode;
   kmsKeyId?: string;
   encryptionContext?: Record<string, string>;
-  /** SSE-C: the customer's 256-bit key. */
+  /** SSE-C and CSE-C: the customer's 256-bit key. */
   customerKey?: Buffer;
+  /** The upload's Content-Length, recorded by the CSE format when known. */
+  plaintextLength?: number;
 }
 
 /** What a response may say about an object's protection: never a key. */

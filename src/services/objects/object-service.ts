@@ -6,6 +6,7 @@ import { ServiceError, invalid } from '../errors';
 import type { KeyManagement, Page, Paginated } from '../kms/key-management';
 import type { ObjectStore, StoredObject } from '../storage/object-store';
 import type { EncryptionMode, ObjectDescription, PutOptions } from './encryption-mode';
+import { type CseWrapping, decryptObject, encryptObject, isS3EncryptionClientObject } from './cse/s3ec-v2';
 import { decryptSegments, encryptSegments, plaintextSize } from './segment-cipher';
 
 const META = {
@@ -42,6 +43,13 @@ export class ObjectService {
     if (options.mode === 'none') {
       if (options.customerKey || options.kmsKeyId) throw invalid('mode none takes no key');
       stored = await this.store.putObject(bucket, key, body, metadata);
+    } else if (options.mode === 'CSE-KMS' || options.mode === 'CSE-C') {
+      // Client-side: Coffer encrypts in the S3 Encryption Client format before any store sees it.
+      const encrypted = await encryptObject(body, this.cseWrapping(options.mode, options.kmsKeyId, options.encryptionContext ?? {}, options.customerKey), options.plaintextLength);
+      Object.assign(metadata, encrypted.metadata);
+      if (encrypted.kmsKeyArn) metadata[META.kmsKeyArn] = encrypted.kmsKeyArn;
+      if (options.customerKey) metadata[META.customerKeyMd5] = createHash('md5').update(options.customerKey).digest('base64');
+      stored = await this.store.putObject(bucket, key, encrypted.ciphertext, metadata);
     } else if (this.store.performsServerSideEncryption) {
       checkSseOptions(options);
       stored = await this.store.putObject(bucket, key, body, metadata, { ...options, mode: options.mode });
@@ -70,6 +78,28 @@ export class ObjectService {
     const { object, body } = await this.store.getObject(bucket, key, customerKey);
     try {
       const mode = modeOf(object);
+      if (mode === 'CSE-KMS' || mode === 'CSE-C') {
+        let opened = false;
+        const { plaintext } = await decryptObject({
+          metadata: object.metadata,
+          ciphertextLength: object.storedSize,
+          wrapping: this.cseWrapping(mode, undefined, {}, customerKey),
+          openCiphertext: async () => {
+            if (!opened) {
+              opened = true;
+              return body;
+            }
+            // The second pass must read the same object the first one verified.
+            const again = await this.store.getObject(bucket, key, customerKey);
+            if (again.object.storedSize !== object.storedSize || again.object.lastModified.getTime() !== object.lastModified.getTime()) {
+              again.body.destroy();
+              throw new ServiceError('InvalidRequest', 'the object was replaced while it was being read: retry');
+            }
+            return again.body;
+          },
+        });
+        return { description: describe(object), body: plaintext };
+      }
       if (mode === 'none' || this.store.performsServerSideEncryption) return { description: describe(object), body };
       const dataKey = await this.dataKeyForGet(object, customerKey);
       const plaintext = decryptSegments(dataKey, Buffer.from(object.metadata[META.noncePrefix] ?? '', 'base64'), aadBase(bucket, key, mode));
@@ -87,6 +117,14 @@ export class ObjectService {
   async list(bucket: string, options: Page & { prefix?: string }): Promise<Paginated<ObjectDescription>> {
     const page = await this.store.listObjects(bucket, options);
     return { ...page, items: page.items.map(describe) };
+  }
+
+  private cseWrapping(mode: 'CSE-KMS' | 'CSE-C', keyId: string | undefined, context: Record<string, string>, customerKey: Buffer | undefined): CseWrapping {
+    if (mode === 'CSE-KMS') return { kind: 'kms', kms: this.kms, keyId, encryptionContext: context };
+    if (!customerKey || customerKey.length !== 32) {
+      throw new ServiceError(keyId === undefined && customerKey === undefined ? 'InvalidRequest' : 'InvalidArgument', 'CSE-C needs X-Customer-Key: 256 bits in base64');
+    }
+    return { kind: 'aes-gcm', customerKey };
   }
 
   private async dataKeyForPut(bucket: string, key: string, options: PutOptions, metadata: Record<string, string>): Promise<Buffer> {
@@ -151,8 +189,12 @@ function checkSseOptions(options: PutOptions): void {
   if (options.mode === 'SSE-C' && options.customerKey?.length !== 32) throw new ServiceError('InvalidArgument', 'SSE-C needs X-Customer-Key: 256 bits in base64');
 }
 
+/** Objects written by an S3 Encryption Client carry no Coffer mode: their wrapping says it. */
 function modeOf(object: StoredObject): EncryptionMode {
-  return (object.metadata[META.mode] ?? 'none') as EncryptionMode;
+  const mode = object.metadata[META.mode];
+  if (mode) return mode as EncryptionMode;
+  if (isS3EncryptionClientObject(object.metadata)) return object.metadata['x-amz-wrap-alg'] === 'AES/GCM' ? 'CSE-C' : 'CSE-KMS';
+  return 'none';
 }
 
 function aadBase(bucket: string, key: string, mode: EncryptionMode): Buffer {
@@ -174,11 +216,12 @@ function checkCustomerKey(object: StoredObject, customerKey: Buffer | undefined)
 
 function describe(object: StoredObject): ObjectDescription {
   const mode = modeOf(object);
-  const storedAsIs = mode === 'none' || object.sse !== undefined;
+  const storedAsIs = mode === 'none' || (object.sse !== undefined && mode.startsWith('SSE'));
+  const size = mode.startsWith('CSE') ? object.storedSize - 16 : storedAsIs ? object.storedSize : plaintextSize(object.storedSize);
   return {
     bucket: object.bucket,
     key: object.key,
-    size: storedAsIs ? object.storedSize : plaintextSize(object.storedSize),
+    size,
     lastModified: object.lastModified,
     mode,
     kmsKeyArn: object.sse?.kmsKeyArn ?? object.metadata[META.kmsKeyArn],
