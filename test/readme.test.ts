@@ -37,6 +37,9 @@ it('runs every README example against a started Coffer without a server error', 
   expect(result.stdout).toContain('InvalidCiphertextException');
   expect(result.stdout).toMatch(/^Enabled$/m);
   expect(result.stdout).toContain('envelope round trip ok');
+  expect(result.stdout.match(/^object body$/gm)).toHaveLength(2);
+  expect(result.stdout).toMatch(/^x-encryption-mode: SSE-KMS/im);
+  expect(result.stdout).toContain('"code":"InvalidRequest"');
   expect(result.stdout).toMatch(/^coffer_datakey_cache_misses_total\{operation="encrypt"\} \d+/m);
   expect(result.stdout.match(/^Enabled$/gm)?.length).toBeGreaterThanOrEqual(2); // key material imported; CLI describe-key
   expect(result.stdout).toMatch(/^coffer_kms_requests_total\{operation="Encrypt",outcome="success"\} \d+/m);
