@@ -1,12 +1,11 @@
 import { AlgorithmSuiteIdentifier, CommitmentPolicy, RawAesKeyringNode, RawAesWrappingSuiteIdentifier, buildClient } from '@aws-crypto/client-node';
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
-import { spawn } from 'node:child_process';
 import { createApp } from '../src/app';
 import { composeServices } from '../src/compose';
 import { loadConfig } from '../src/config';
@@ -17,10 +16,10 @@ import { EmbeddedKms } from '../src/services/kms/embedded/embedded-kms';
 import type { KeyManagement } from '../src/services/kms/key-management';
 import { createMetrics } from '../src/services/metrics';
 import { fmt, generated, label, pipeThrough, sink, throughput } from './measure';
+import { BENCH_TOKEN as TOKEN, startServerProcess } from './server-process';
 
 const SIZES = [1024, 64 * 1024, 2 ** 20, 64 * 2 ** 20];
 const block = randomBytes(2 ** 20);
-const TOKEN = 'bench-token-0123456789abcdef';
 
 function rawGcm(): Transform {
   const cipher = createCipheriv('aes-256-gcm', randomBytes(32), randomBytes(12));
@@ -80,28 +79,15 @@ async function latencies(service: EnvelopeService, useCache: boolean, concurrenc
 
 async function peakRssOfServer(size: number): Promise<{ before: number; after: number; seconds: number }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'coffer-bench-rss-'));
-  const child = spawn(process.execPath, [path.resolve(__dirname, '../src/main.js')], {
-    env: { ...process.env, PORT: '0', COFFER_HOST: '127.0.0.1', COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: TOKEN, COFFER_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve) => {
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /"url":"([^"]+)"/.exec(err);
-      if (m?.[1]) resolve(m[1]);
-    });
-  });
-  const hwm = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024;
-  await fetch(`${url}/v1/keys`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ alias: 'alias/bench' }) });
-  await postStream(`${url}/v1/envelope/encrypt`, 2 ** 20, { 'X-Kms-Key-Id': 'alias/bench' });
-  const before = hwm();
+  const server = await startServerProcess(dataDir);
+  await fetch(`${server.url}/v1/keys`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ alias: 'alias/bench' }) });
+  await postStream(`${server.url}/v1/envelope/encrypt`, 2 ** 20, { 'X-Kms-Key-Id': 'alias/bench' });
+  const before = server.peakRssMiB();
   const start = performance.now();
-  await postStream(`${url}/v1/envelope/encrypt`, size, { 'X-Kms-Key-Id': 'alias/bench' });
+  await postStream(`${server.url}/v1/envelope/encrypt`, size, { 'X-Kms-Key-Id': 'alias/bench' });
   const seconds = (performance.now() - start) / 1000;
-  const after = hwm();
-  child.kill('SIGTERM');
-  await new Promise((r) => child.on('exit', r));
+  const after = server.peakRssMiB();
+  await server.stop();
   rmSync(dataDir, { recursive: true, force: true });
   return { before, after, seconds };
 }

@@ -1,15 +1,14 @@
 import { S3 } from '@aws-sdk/client-s3';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fmt, generated, label, sink, throughput } from './measure';
+import { BENCH_TOKEN as TOKEN, startServerProcess } from './server-process';
 
-const TOKEN = 'bench-token-0123456789abcdef';
 const block = randomBytes(2 ** 20);
 const customerKey = randomBytes(32).toString('base64');
 const MODES: [string, Record<string, string>][] = [
@@ -34,26 +33,9 @@ function send(url: string, method: string, size: number, headers: Record<string,
   });
 }
 
-async function startServer(dataDir: string) {
-  const child = spawn(process.execPath, [path.resolve(__dirname, '../src/main.js')], {
-    env: { ...process.env, PORT: '0', COFFER_HOST: '127.0.0.1', COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: TOKEN, COFFER_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve) => {
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /"url":"([^"]+)"/.exec(err);
-      if (m?.[1]) resolve(m[1]);
-    });
-  });
-  const hwm = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024;
-  return { child, url, hwm };
-}
-
 export async function run(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'coffer-bench-objects-'));
-  const server = await startServer(dataDir);
+  const server = await startServerProcess(dataDir);
   const auth = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
   await fetch(`${server.url}/v1/keys`, { method: 'POST', headers: auth, body: JSON.stringify({ alias: 'alias/bench' }) });
   await fetch(`${server.url}/v1/buckets/bench-bucket`, { method: 'PUT', headers: auth });
@@ -86,10 +68,9 @@ export async function run(): Promise<void> {
       const getMbs = await throughput(size, async () => void (await send(url, 'GET', size, getHeaders)), budget);
       console.log(`${mode.padEnd(8)} ${label(size)} ${fmt(putMbs)} ${fmt(getMbs)} ${fmt(putMbs / basePut, 3)} ${fmt(getMbs / baseGet, 3)}`);
     }
-    if (size > 2 ** 20) console.log(`peak RSS of the Coffer process after the 256 MiB transfers: ${server.hwm().toFixed(0)} MiB`);
+    if (size > 2 ** 20) console.log(`peak RSS of the Coffer process after the 256 MiB transfers: ${server.peakRssMiB().toFixed(0)} MiB`);
   }
-  server.child.kill('SIGTERM');
-  await new Promise((r) => server.child.on('exit', r));
+  await server.stop();
   s3.destroy();
   await s3rver.close();
   rmSync(dataDir, { recursive: true, force: true });

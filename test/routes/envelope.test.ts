@@ -3,7 +3,7 @@ import { CommitmentPolicy, KmsKeyringNode, buildClient } from '@aws-crypto/clien
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { credentialsIn } from '../support/credentials';
-import { api, metricValue } from '../support/http';
+import { api, binaryBody, metricValue } from '../support/http';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
 let coffer: RunningCoffer;
@@ -23,7 +23,7 @@ function encrypt(body: Buffer, headers: Record<string, string> = {}) {
     .set(auth())
     .set({ 'Content-Type': 'application/octet-stream', 'X-Kms-Key-Id': 'alias/envelope', ...headers })
     .buffer(true)
-    .parse(binary as never)
+    .parse(binaryBody as never)
     .send(body);
 }
 
@@ -33,15 +33,8 @@ function decrypt(body: Buffer, headers: Record<string, string> = {}) {
     .set(auth())
     .set({ 'Content-Type': 'application/octet-stream', ...headers })
     .buffer(true)
-    .parse(binary as never)
+    .parse(binaryBody as never)
     .send(body);
-}
-
-function binary(res: NodeJS.ReadableStream, done: (err: Error | null, body: Buffer) => void) {
-  const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => done(null, Buffer.concat(chunks)));
-  res.on('error', (err: Error) => done(err, Buffer.concat(chunks)));
 }
 
 const json = (r: { body: Buffer }) => JSON.parse(r.body.toString());

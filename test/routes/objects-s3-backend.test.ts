@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
-import { api } from '../support/http';
+import { api, binaryBody } from '../support/http';
 import { startS3rver } from '../support/s3rver';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
@@ -42,11 +42,7 @@ describe('objects on the S3 backend (s3rver)', () => {
       expect(put.status).toBe(200);
       expect(put.body.mode).toBe(mode);
       const get = await request(coffer.url).get(`/v1/buckets/s3-bucket/objects/deep/${mode}`).set(auth()).set(headers)
-        .buffer(true).parse((res, done) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => done(null, Buffer.concat(chunks)));
-        });
+        .buffer(true).parse(binaryBody as never);
       expect(get.status).toBe(200);
       expect(get.headers['x-encryption-mode']).toBe(mode);
       expect(Buffer.compare(get.body as Buffer, body)).toBe(0);

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import request from 'supertest';
-import { api, metricValue } from '../support/http';
+import { api, binaryBody, metricValue } from '../support/http';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
 let coffer: RunningCoffer;
@@ -24,11 +24,7 @@ function put(key: string, body: Buffer, headers: Record<string, string>) {
 
 function get(key: string, headers: Record<string, string> = {}) {
   return request(coffer.url).get(`/v1/buckets/media/objects/${key}`).set(auth()).set(headers).buffer(true)
-    .parse((res, done) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done(null, Buffer.concat(chunks)));
-    });
+    .parse(binaryBody as never);
 }
 
 const modes: [string, Record<string, string>][] = [

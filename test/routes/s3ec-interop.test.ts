@@ -6,7 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import request from 'supertest';
 import { credentialsIn } from '../support/credentials';
-import { api } from '../support/http';
+import { api, binaryBody } from '../support/http';
 import { REPO_ROOT } from '../support/paths';
 import { startS3rver } from '../support/s3rver';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
@@ -56,12 +56,6 @@ function ruby(mode: 'cse-c' | 'cse-kms', action: 'get' | 'put', key: string, fil
   });
 }
 
-const binary = (res: NodeJS.ReadableStream, done: (err: Error | null, body: Buffer) => void) => {
-  const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => done(null, Buffer.concat(chunks)));
-};
-
 describe('the official S3 Encryption Client (Ruby, V2) and Coffer read each other', () => {
   it.each([
     ['CSE-C', 'cse-c', { 'X-Customer-Key': customerKey }, {}],
@@ -80,7 +74,7 @@ describe('the official S3 Encryption Client (Ruby, V2) and Coffer read each othe
     writeFileSync(input, plaintext);
     await ruby(rubyMode, 'put', `by-ruby/${mode}`, input, context);
     const getHeaders: Record<string, string> = mode === 'CSE-C' ? { 'X-Customer-Key': customerKey } : {};
-    const back = await request(coffer.url).get(`/v1/buckets/interop/objects/by-ruby/${mode}`).set(auth()).set(getHeaders).buffer(true).parse(binary as never);
+    const back = await request(coffer.url).get(`/v1/buckets/interop/objects/by-ruby/${mode}`).set(auth()).set(getHeaders).buffer(true).parse(binaryBody as never);
     expect(back.status).toBe(200);
     expect(back.headers['x-encryption-mode']).toBe(mode);
     expect(Buffer.compare(back.body as Buffer, plaintext)).toBe(0);

@@ -29,3 +29,21 @@ export async function metricValue(coffer: RunningCoffer, name: string, labels: R
 }
 
 export const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
+
+/** A supertest parser that keeps a binary body as a Buffer. */
+export function binaryBody(res: NodeJS.ReadableStream, done: (err: Error | null, body: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => done(null, Buffer.concat(chunks)));
+  res.on('error', (err: Error) => done(err, Buffer.concat(chunks)));
+}
+
+/** The ServiceError code a call fails with, or 'no error'. */
+export async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'no error';
+  } catch (err) {
+    return (err as { code?: string }).code ?? String(err);
+  }
+}

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { silentLogger } from '../../../src/logger';
 import { EmbeddedKms } from '../../../src/services/kms/embedded/embedded-kms';
 import { encodeEncryptionContext } from '../../../src/services/kms/encryption-context';
+import { codeOf } from '../../support/http';
 
 const DAY = 86_400_000;
 let dataDir: string;
@@ -18,14 +19,6 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'no error';
-  } catch (err) {
-    return (err as { code?: string }).code ?? String(err);
-  }
-}
 
 describe('encryption context encoding', () => {
   it('keeps {"ab":"c"} and {"a":"bc"} apart and ignores key order', () => {
