@@ -86,7 +86,7 @@ export async function composeServices(config: Config, logger: Logger): Promise<C
     closers.push(async () => s3.close());
     store = s3;
   }
-  const objects = new ObjectService(store, kms, storeKey);
+  const objects = new ObjectService(store, kms, storeKey, cache);
 
   let ready = true;
   return {

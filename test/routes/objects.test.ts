@@ -94,6 +94,18 @@ describe('objects in every server-side mode', () => {
     expect(wrongKey.body.code).toBe('AccessDenied');
   });
 
+  it('reuses cached data keys for CSE-KMS objects under the same key and context', async () => {
+    const gdk = () => metricValue(coffer, 'coffer_kms_requests_total', { operation: 'GenerateDataKey', outcome: 'success' });
+    const headers = { 'X-Encryption-Mode': 'CSE-KMS', 'X-Kms-Key-Id': 'alias/objects', 'X-Encryption-Context': 'batch=nightly' };
+    const before = await gdk();
+    await put('cache/1', Buffer.from('one'), headers).expect(200);
+    await put('cache/2', Buffer.from('two'), headers).expect(200);
+    expect(await gdk()).toBe(before + 1);
+    await put('cache/3', Buffer.from('three'), { ...headers, 'X-Encryption-Context': 'batch=other' }).expect(200);
+    expect(await gdk()).toBe(before + 2);
+    expect((await get('cache/2')).body.toString()).toBe('two');
+  });
+
   it('answers SSE-C without its key 400 InvalidRequest, with a wrong key 403 AccessDenied', async () => {
     await put('c/obj', Buffer.from('sse-c data'), { 'X-Encryption-Mode': 'SSE-C', 'X-Customer-Key': customerKey }).expect(200);
     const none = await request(coffer.url).get('/v1/buckets/media/objects/c/obj').set(auth());

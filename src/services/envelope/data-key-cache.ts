@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { encodeEncryptionContext } from '../kms/encryption-context';
 import type { Metrics } from '../metrics';
 
 export interface DataKeyCacheLimits {
@@ -180,4 +182,9 @@ export class DataKeyCache {
 
 function copy(entry: CachedDataKey): CachedDataKey {
   return { plaintextKey: Buffer.from(entry.plaintextKey), encryptedKey: Buffer.from(entry.encryptedKey), keyArn: entry.keyArn };
+}
+
+/** A partition id: never shared across operation, key, algorithm or encryption context. */
+export function partitionId(operation: string, key: string, algorithm: string | number, context: Record<string, string>): string {
+  return createHash('sha256').update(`${operation}\0${key}\0${algorithm}\0`).update(encodeEncryptionContext(context)).digest('base64');
 }

@@ -7,9 +7,8 @@ import {
 } from '@aws-crypto/client-node';
 import { createHash } from 'node:crypto';
 import { ServiceError, isServiceError } from '../errors';
-import { encodeEncryptionContext } from '../kms/encryption-context';
 import type { KeyManagement } from '../kms/key-management';
-import type { CachedDataKey, DataKeyCache } from './data-key-cache';
+import { type CachedDataKey, type DataKeyCache, partitionId } from './data-key-cache';
 
 /** The provider id AWS KMS keyrings write into messages; other Encryption SDKs look for it. */
 const KMS_PROVIDER_ID = 'aws-kms';
@@ -44,7 +43,7 @@ export class PortKeyring extends KeyringNode {
       const r = await kms.generateDataKey({ keyId, numberOfBytes: material.suite.keyLengthBytes, encryptionContext: context });
       return { plaintextKey: r.plaintext, encryptedKey: r.ciphertextBlob, keyArn: r.keyId };
     };
-    const partition = partitionOf('encrypt', keyId, material.suite.id, context);
+    const partition = partitionId('encrypt', keyId, material.suite.id, context);
     const dataKey = cache ? await cache.forEncryption(partition, plaintextLength, generate) : await generate();
     const trace = {
       keyNamespace: KMS_PROVIDER_ID,
@@ -78,7 +77,7 @@ export class PortKeyring extends KeyringNode {
         return { plaintextKey: r.plaintext, encryptedKey: Buffer.from(edk.encryptedDataKey), keyArn: r.keyId };
       };
       try {
-        const partition = partitionOf('decrypt', createHash('sha256').update(edk.encryptedDataKey).digest('hex'), material.suite.id, context);
+        const partition = partitionId('decrypt', createHash('sha256').update(edk.encryptedDataKey).digest('hex'), material.suite.id, context);
         const dataKey = cache ? await cache.forDecryption(partition, decrypt) : await decrypt();
         if (dataKey.keyArn !== edk.providerInfo) throw new ServiceError('InvalidCiphertextException', 'KMS answered with another key than the message names');
         material.setUnencryptedDataKey(new Uint8Array(dataKey.plaintextKey), {
@@ -94,12 +93,4 @@ export class PortKeyring extends KeyringNode {
     }
     throw isServiceError(lastError) ? lastError : new ServiceError('InvalidCiphertextException', 'no data key in the message could be decrypted');
   }
-}
-
-/** Partition ids: never shared across operation, key, algorithm suite or encryption context. */
-function partitionOf(operation: string, key: string, suiteId: number, context: Record<string, string>): string {
-  return createHash('sha256')
-    .update(`${operation}\0${key}\0${suiteId}\0`)
-    .update(encodeEncryptionContext(context))
-    .digest('base64');
 }

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 
 import { seal, unseal } from '../crypto/sealing';
 import { ServiceError, invalid } from '../errors';
+import type { DataKeyCache } from '../envelope/data-key-cache';
 import type { KeyManagement, Page, Paginated } from '../kms/key-management';
 import type { ObjectStore, StoredObject } from '../storage/object-store';
 import type { EncryptionMode, ObjectDescription, PutOptions } from './encryption-mode';
@@ -31,6 +32,8 @@ export class ObjectService {
     private readonly store: ObjectStore,
     private readonly kms: KeyManagement,
     private readonly storeKey: Buffer,
+    /** The envelope data-key cache, reused for CSE-KMS (null: every object asks KMS). */
+    private readonly dataKeyCache: DataKeyCache | null = null,
   ) {}
 
   createBucket = (bucket: string) => this.store.createBucket(bucket);
@@ -45,7 +48,8 @@ export class ObjectService {
       stored = await this.store.putObject(bucket, key, body, metadata);
     } else if (options.mode === 'CSE-KMS' || options.mode === 'CSE-C') {
       // Client-side: Coffer encrypts in the S3 Encryption Client format before any store sees it.
-      const encrypted = await encryptObject(body, this.cseWrapping(options.mode, options.kmsKeyId, options.encryptionContext ?? {}, options.customerKey), options.plaintextLength);
+      const wrapping = this.cseWrapping(options.mode, options.kmsKeyId, options.encryptionContext ?? {}, options.customerKey, options.plaintextLength);
+      const encrypted = await encryptObject(body, wrapping, options.plaintextLength);
       Object.assign(metadata, encrypted.metadata);
       if (encrypted.kmsKeyArn) metadata[META.kmsKeyArn] = encrypted.kmsKeyArn;
       if (options.customerKey) metadata[META.customerKeyMd5] = createHash('md5').update(options.customerKey).digest('base64');
@@ -119,8 +123,8 @@ export class ObjectService {
     return { ...page, items: page.items.map(describe) };
   }
 
-  private cseWrapping(mode: 'CSE-KMS' | 'CSE-C', keyId: string | undefined, context: Record<string, string>, customerKey: Buffer | undefined): CseWrapping {
-    if (mode === 'CSE-KMS') return { kind: 'kms', kms: this.kms, keyId, encryptionContext: context };
+  private cseWrapping(mode: 'CSE-KMS' | 'CSE-C', keyId: string | undefined, context: Record<string, string>, customerKey: Buffer | undefined, plaintextLength?: number): CseWrapping {
+    if (mode === 'CSE-KMS') return { kind: 'kms', kms: this.kms, keyId, encryptionContext: context, cache: this.dataKeyCache, plaintextLength };
     if (!customerKey || customerKey.length !== 32) {
       throw new ServiceError(keyId === undefined && customerKey === undefined ? 'InvalidRequest' : 'InvalidArgument', 'CSE-C needs X-Customer-Key: 256 bits in base64');
     }

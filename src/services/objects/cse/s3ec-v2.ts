@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { PassThrough, type Readable, Transform } from 'node:stream';
 import { ServiceError } from '../../errors';
+import { type CachedDataKey, type DataKeyCache, partitionId } from '../../envelope/data-key-cache';
 import type { KeyManagement } from '../../kms/key-management';
 
 /**
@@ -16,7 +17,7 @@ export const IN_MEMORY_VERIFY_BOUND = 8 * 1024 * 1024;
 const TAG = 16;
 
 export type CseWrapping =
-  | { kind: 'kms'; kms: KeyManagement; keyId?: string; encryptionContext: Record<string, string> }
+  | { kind: 'kms'; kms: KeyManagement; keyId?: string; encryptionContext: Record<string, string>; cache?: DataKeyCache | null; plaintextLength?: number }
   | { kind: 'aes-gcm'; customerKey: Buffer };
 
 const cseError = (message: string) => new ServiceError('InvalidCiphertextException', message);
@@ -26,11 +27,17 @@ async function wrapDataKey(wrapping: CseWrapping): Promise<{ dataKey: Buffer; me
     if (!wrapping.keyId) throw new ServiceError('ValidationException', 'CSE-KMS needs X-Kms-Key-Id');
     if ('aws:x-amz-cek-alg' in wrapping.encryptionContext) throw new ServiceError('ValidationException', 'aws:x-amz-cek-alg is reserved in the encryption context');
     const context = { 'aws:x-amz-cek-alg': CEK_ALG, ...wrapping.encryptionContext };
-    const r = await wrapping.kms.generateDataKey({ keyId: wrapping.keyId, keySpec: 'AES_256', encryptionContext: context });
+    const { kms, keyId, cache } = wrapping;
+    const generate = async (): Promise<CachedDataKey> => {
+      const r = await kms.generateDataKey({ keyId, keySpec: 'AES_256', encryptionContext: context });
+      return { plaintextKey: r.plaintext, encryptedKey: r.ciphertextBlob, keyArn: r.keyId };
+    };
+    // Through the data-key cache when one is given: same key, context and algorithm only.
+    const key = cache ? await cache.forEncryption(partitionId('s3ec-encrypt', keyId, CEK_ALG, context), wrapping.plaintextLength, generate) : await generate();
     return {
-      dataKey: r.plaintext,
-      kmsKeyArn: r.keyId,
-      metadata: { 'x-amz-key-v2': r.ciphertextBlob.toString('base64'), 'x-amz-wrap-alg': 'kms+context', 'x-amz-matdesc': JSON.stringify(context) },
+      dataKey: key.plaintextKey,
+      kmsKeyArn: key.keyArn,
+      metadata: { 'x-amz-key-v2': key.encryptedKey.toString('base64'), 'x-amz-wrap-alg': 'kms+context', 'x-amz-matdesc': JSON.stringify(context) },
     };
   }
   const dataKey = randomBytes(32);
@@ -56,8 +63,14 @@ async function unwrapDataKey(metadata: Record<string, string>, wrapping: CseWrap
     for (const [k, v] of Object.entries(wrapping.encryptionContext)) {
       if (context[k] !== v) throw cseError(`the object's encryption context lacks ${k}=${v}`);
     }
-    const r = await wrapping.kms.decrypt({ ciphertextBlob: wrapped, encryptionContext: context });
-    return { dataKey: r.plaintext, kmsKeyArn: r.keyId };
+    const decrypt = async (): Promise<CachedDataKey> => {
+      const r = await wrapping.kms.decrypt({ ciphertextBlob: wrapped, encryptionContext: context });
+      return { plaintextKey: r.plaintext, encryptedKey: wrapped, keyArn: r.keyId };
+    };
+    const key = wrapping.cache
+      ? await wrapping.cache.forDecryption(partitionId('s3ec-decrypt', wrapped.toString('base64'), CEK_ALG, context), decrypt)
+      : await decrypt();
+    return { dataKey: key.plaintextKey, kmsKeyArn: key.keyArn };
   }
   if (alg === 'AES/GCM') {
     if (wrapping.kind !== 'aes-gcm') throw new ServiceError('InvalidRequest', 'the object was encrypted with CSE-C: send its key in X-Customer-Key');
