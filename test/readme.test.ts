@@ -1,15 +1,9 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runShell } from './support/markdown-script';
+import { runShell, shellBlocks } from './support/markdown-script';
 import { REPO_ROOT } from './support/paths';
 import { startCoffer, type RunningCoffer } from './support/start-coffer';
-
-/** The ```sh blocks of the README, in order, as a reader would paste them. */
-function readmeBlocks(): string[] {
-  const text = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
-  return [...text.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1] ?? '');
-}
 
 let coffer: RunningCoffer;
 let workDir: string;
@@ -25,7 +19,7 @@ afterAll(async () => {
 });
 
 it('runs every README example against a started Coffer without a server error', async () => {
-  const blocks = readmeBlocks();
+  const blocks = shellBlocks(path.join(REPO_ROOT, 'README.md'));
   expect(blocks.length).toBeGreaterThan(5);
   const script = blocks.join('\n');
   const result = await runShell(script, { cwd: workDir, env: { COFFER_URL: coffer.url, COFFER_TOKEN: '' } });

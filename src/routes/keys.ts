@@ -6,7 +6,7 @@ import { isoDate, pathParam, queryInt, queryString } from './codec';
 
 type Schemas = components['schemas'];
 
-export function keyMetadataJson(m: KeyDescription['keyMetadata']): Schemas['KeyMetadata'] {
+function keyMetadataJson(m: KeyDescription['keyMetadata']): Schemas['KeyMetadata'] {
   return {
     ...m,
     encryptionAlgorithms: [...m.encryptionAlgorithms],

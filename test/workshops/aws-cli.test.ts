@@ -1,28 +1,19 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { runShell, shellBlocks } from '../support/markdown-script';
-import { REPO_ROOT } from '../support/paths';
+import { existsSync } from 'node:fs';
+import { runWorkshop } from '../support/workshop';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
-const doc = path.join(REPO_ROOT, 'docs/workshops/aws-cli.md');
-const CLI = '/usr/bin/aws';
 let coffer: RunningCoffer;
-let workDir: string;
 beforeAll(async () => {
   coffer = await startCoffer();
-  workDir = mkdtempSync(path.join(tmpdir(), 'coffer-cli-'));
 });
-afterAll(async () => {
-  await coffer.stop();
-  rmSync(workDir, { recursive: true, force: true });
-});
+afterAll(() => coffer.stop());
+
+const CLI = '/usr/bin/aws';
 
 it('runs the AWS CLI workshop as written with the Debian AWS CLI', async () => {
   expect(existsSync(CLI)).toBe(true); // .ci/run installs it
-  const result = await runShell(shellBlocks(doc).join('\n'), {
-    cwd: workDir,
-    env: { COFFER_URL: coffer.url, COFFER_DATA_DIR: coffer.dataDir, HOME: workDir },
+  const result = await runWorkshop(coffer, 'aws-cli.md', {
+    env: { COFFER_DATA_DIR: coffer.dataDir, AWS_CONFIG_FILE: '/dev/null' },
     timeoutMs: 120000,
   });
   expect(result.code).toBe(0);

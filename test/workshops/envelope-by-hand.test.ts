@@ -1,29 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { runShell, shellBlocks } from '../support/markdown-script';
-import { REPO_ROOT } from '../support/paths';
+import { runWorkshop } from '../support/workshop';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
-const doc = path.join(REPO_ROOT, 'docs/workshops/envelope-by-hand.md');
 let coffer: RunningCoffer;
-let workDir: string;
 beforeAll(async () => {
   coffer = await startCoffer();
-  workDir = mkdtempSync(path.join(tmpdir(), 'coffer-workshop-'));
 });
-afterAll(async () => {
-  await coffer.stop();
-  rmSync(workDir, { recursive: true, force: true });
-});
+afterAll(() => coffer.stop());
 
 it('runs the envelope-by-hand workshop as written', async () => {
-  const blocks = shellBlocks(doc);
-  expect(blocks.length).toBeGreaterThanOrEqual(6);
-  const result = await runShell(blocks.join('\n'), {
-    cwd: workDir,
-    env: { COFFER_URL: coffer.url, COFFER_TOKEN: coffer.token },
-  });
+  const result = await runWorkshop(coffer, 'envelope-by-hand.md');
+  expect(result.blocks.length).toBeGreaterThanOrEqual(6);
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
   expect(result.stdout).toContain('arn:aws:kms:us-east-1:111122223333:key/');

@@ -1,29 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { runShell, shellBlocks } from '../support/markdown-script';
-import { REPO_ROOT } from '../support/paths';
+import { runWorkshop } from '../support/workshop';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
 let coffer: RunningCoffer;
-let workDir: string;
+// A fresh Coffer per workshop: each checks absolute counts in /metrics.
 beforeEach(async () => {
   coffer = await startCoffer();
-  workDir = mkdtempSync(path.join(tmpdir(), 'coffer-cse-'));
 });
-afterEach(async () => {
-  await coffer.stop();
-  rmSync(workDir, { recursive: true, force: true });
-});
-
-const run = (doc: string) =>
-  runShell(shellBlocks(path.join(REPO_ROOT, 'docs/workshops', doc)).join('\n'), {
-    cwd: workDir,
-    env: { COFFER_URL: coffer.url, COFFER_TOKEN: coffer.token },
-  });
+afterEach(() => coffer.stop());
 
 it('runs the client-side encryption workshop (seed 001) as written', async () => {
-  const r = await run('client-side-encryption.md');
+  const r = await runWorkshop(coffer, 'client-side-encryption.md');
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   expect(r.stdout).toContain('successfully created');
@@ -34,7 +20,7 @@ it('runs the client-side encryption workshop (seed 001) as written', async () =>
 });
 
 it('runs the data-key caching workshop (seed 002) as written: one call, then two without the cache', async () => {
-  const r = await run('data-key-caching.md');
+  const r = await runWorkshop(coffer, 'data-key-caching.md');
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   expect(r.stdout).toContain('plaintext_u_cycled_1.txt matches');

@@ -35,7 +35,7 @@ import type {
   WrappingKeySpec,
 } from '../key-management';
 import { checkAliasName } from './alias-rules';
-import { HEADER_LENGTH, blobHeader, parseBlob } from './ciphertext-blob';
+import { blobHeader, parseBlob } from './ciphertext-blob';
 import { encodeEncryptionContext } from '../encryption-context';
 import { createImportParameters, openImportToken, unwrapKeyMaterial } from './key-import';
 import type { AliasRecord, EngineState, KeyRecord } from './key-record';
@@ -518,7 +518,6 @@ export class EmbeddedKms implements KeyManagement {
 
   private async open(blob: Buffer, expectedKey: string | undefined, context: EncryptionContext | undefined) {
     const parts = parseBlob(blob);
-    if (blob.length < HEADER_LENGTH) throw invalidCiphertext();
     const key = this.keys.get(parts.keyId);
     if (!key) throw invalidCiphertext();
     if (expectedKey !== undefined) {
