@@ -434,7 +434,7 @@ export interface paths {
         /** Delete an object */
         delete: operations["deleteObject"];
         options?: never;
-        /** How an object is stored (mode, KMS key ARN, customer key MD5, size), no body */
+        /** How an object is stored (mode, CSE format, KMS key ARN, customer key MD5, size), no body */
         head: operations["headObject"];
         patch?: never;
         trace?: never;
@@ -787,6 +787,11 @@ export interface components {
             lastModified: string;
             /** @enum {string} */
             mode: "none" | "SSE-S3" | "SSE-KMS" | "SSE-C" | "CSE-KMS" | "CSE-C";
+            /**
+             * @description CSE objects only
+             * @enum {string}
+             */
+            cseFormat?: "v2" | "v3";
             kmsKeyArn?: string;
             customerKeyMd5?: string;
         };
@@ -852,8 +857,14 @@ export interface components {
         /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
         KeyIdPath: string;
         BucketPath: string;
-        /** @description How to protect the object (default SSE-S3). CSE modes write the Amazon S3 Encryption Client V2 format. */
+        /** @description How to protect the object (default SSE-S3). CSE modes write the Amazon S3 Encryption Client format of `X-Cse-Format`. */
         EncryptionModeHeader: "none" | "SSE-S3" | "SSE-KMS" | "SSE-C" | "CSE-KMS" | "CSE-C";
+        /**
+         * @description CSE-KMS and CSE-C only: the Amazon S3 Encryption Client format to write. `v3` (default) is
+         *     the key-committing format of the current clients (Java/.NET/Go v4, Ruby/PHP/C++ v3); `v2`
+         *     is read by every V2 and later client. Both are read whatever this says.
+         */
+        CseFormatHeader: "v2" | "v3";
         /** @description SSE-C customer key, 256 bits in base64 (never stored; only a salted HMAC is kept) */
         CustomerKeyHeader: string;
         /** @description Base64 MD5 of the customer key, checked when given */
@@ -1712,7 +1723,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The object's bytes, with `X-Encryption-Mode`, `X-Kms-Key-Id`, `X-Customer-Key-MD5` */
+            /** @description The object's bytes, with `X-Encryption-Mode`, `X-Kms-Key-Id`, `X-Customer-Key-MD5`, and `X-Cse-Format` for CSE objects */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1732,7 +1743,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description How to protect the object (default SSE-S3). CSE modes write the Amazon S3 Encryption Client V2 format. */
+                /** @description How to protect the object (default SSE-S3). CSE modes write the Amazon S3 Encryption Client format of `X-Cse-Format`. */
                 "X-Encryption-Mode"?: components["parameters"]["EncryptionModeHeader"];
                 /** @description Key id, key ARN, alias name or alias ARN */
                 "X-Kms-Key-Id"?: components["parameters"]["KmsKeyIdHeader"];
@@ -1742,6 +1753,12 @@ export interface operations {
                 "X-Customer-Key"?: components["parameters"]["CustomerKeyHeader"];
                 /** @description Base64 MD5 of the customer key, checked when given */
                 "X-Customer-Key-MD5"?: components["parameters"]["CustomerKeyMd5Header"];
+                /**
+                 * @description CSE-KMS and CSE-C only: the Amazon S3 Encryption Client format to write. `v3` (default) is
+                 *     the key-committing format of the current clients (Java/.NET/Go v4, Ruby/PHP/C++ v3); `v2`
+                 *     is read by every V2 and later client. Both are read whatever this says.
+                 */
+                "X-Cse-Format"?: components["parameters"]["CseFormatHeader"];
             };
             path: {
                 bucket: components["parameters"]["BucketPath"];

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { ServiceError } from '../services/errors';
 import { parseContextHeader } from '../services/envelope/context-header';
+import type { CseFormat } from '../services/objects/cse/envelope';
 import type { EncryptionMode, ObjectDescription } from '../services/objects/encryption-mode';
 import type { ObjectService } from '../services/objects/object-service';
 import { pathParam, queryInt, queryString } from './codec';
@@ -24,6 +25,7 @@ function customerKey(req: Request): Buffer | undefined {
 
 function describeHeaders(d: ObjectDescription): Record<string, string> {
   const headers: Record<string, string> = { 'X-Encryption-Mode': d.mode, 'Last-Modified': d.lastModified.toUTCString() };
+  if (d.cseFormat) headers['X-Cse-Format'] = d.cseFormat;
   if (d.kmsKeyArn) headers['X-Kms-Key-Id'] = d.kmsKeyArn;
   if (d.customerKeyMd5) headers['X-Customer-Key-MD5'] = d.customerKeyMd5;
   return headers;
@@ -52,6 +54,7 @@ export function objectsRouter(objects: ObjectService): Router {
     const { bucket, key } = location(req);
     const described = await objects.put(bucket, key, req, {
       mode: (req.get('x-encryption-mode') ?? 'SSE-S3') as EncryptionMode,
+      cseFormat: req.get('x-cse-format') as CseFormat | undefined,
       kmsKeyId: req.get('x-kms-key-id') || undefined,
       encryptionContext: parseContextHeader(req.get('x-encryption-context')),
       customerKey: customerKey(req),

@@ -7,7 +7,9 @@ import type { DataKeyCache } from '../envelope/data-key-cache';
 import type { KeyManagement, Page, Paginated } from '../kms/key-management';
 import type { ObjectStore, StoredObject } from '../storage/object-store';
 import type { EncryptionMode, ObjectDescription, PutOptions } from './encryption-mode';
-import { type CseWrapping, decryptObject, encryptObject, isS3EncryptionClientObject } from './cse/s3ec-v2';
+import type { CseWrapping } from './cse/data-key-wrapping';
+import { cseFormatOf, wrapAlgorithmOf } from './cse/envelope';
+import { decryptObject, encryptObject } from './cse/s3ec-object';
 import { decryptSegments, encryptSegments, plaintextSize } from './segment-cipher';
 
 const META = {
@@ -43,13 +45,14 @@ export class ObjectService {
   async put(bucket: string, key: string, body: Readable, options: PutOptions): Promise<ObjectDescription> {
     const metadata: Record<string, string> = { [META.mode]: options.mode };
     let stored: StoredObject;
+    if (options.cseFormat && options.mode !== 'CSE-KMS' && options.mode !== 'CSE-C') throw invalid('X-Cse-Format applies to CSE-KMS and CSE-C only');
     if (options.mode === 'none') {
       if (options.customerKey || options.kmsKeyId) throw invalid('mode none takes no key');
       stored = await this.store.putObject(bucket, key, body, metadata);
     } else if (options.mode === 'CSE-KMS' || options.mode === 'CSE-C') {
       // Client-side: Coffer encrypts in the S3 Encryption Client format before any store sees it.
       const wrapping = this.cseWrapping(options.mode, options.kmsKeyId, options.encryptionContext ?? {}, options.customerKey, options.plaintextLength);
-      const encrypted = await encryptObject(body, wrapping, options.plaintextLength);
+      const encrypted = await encryptObject(body, wrapping, { format: options.cseFormat, plaintextLength: options.plaintextLength });
       Object.assign(metadata, encrypted.metadata);
       if (encrypted.kmsKeyArn) metadata[META.kmsKeyArn] = encrypted.kmsKeyArn;
       if (options.customerKey) metadata[META.customerKeyMd5] = createHash('md5').update(options.customerKey).digest('base64');
@@ -197,7 +200,7 @@ function checkSseOptions(options: PutOptions): void {
 function modeOf(object: StoredObject): EncryptionMode {
   const mode = object.metadata[META.mode];
   if (mode) return mode as EncryptionMode;
-  if (isS3EncryptionClientObject(object.metadata)) return object.metadata['x-amz-wrap-alg'] === 'AES/GCM' ? 'CSE-C' : 'CSE-KMS';
+  if (cseFormatOf(object.metadata)) return wrapAlgorithmOf(object.metadata) === 'AES/GCM' ? 'CSE-C' : 'CSE-KMS';
   return 'none';
 }
 
@@ -228,6 +231,7 @@ function describe(object: StoredObject): ObjectDescription {
     size,
     lastModified: object.lastModified,
     mode,
+    cseFormat: cseFormatOf(object.metadata),
     kmsKeyArn: object.sse?.kmsKeyArn ?? object.metadata[META.kmsKeyArn],
     customerKeyMd5: object.sse?.customerKeyMd5 ?? object.metadata[META.customerKeyMd5],
   };

@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import { ServiceError } from '../../errors';
+import { COMMITTING_SUITE_ID, MESSAGE_ID_LENGTH, commitmentMatches, deriveCommittingKeys } from './committing-key';
+import type { CseFormat } from './envelope';
+
+/** The AES-256-GCM parameters of an object's content. */
+export interface ContentKey {
+  key: Buffer;
+  iv: Buffer;
+  aad?: Buffer;
+}
+
+/** V3 content uses a fresh derived key per object, so a fixed IV of twelve 0x01 bytes is safe. */
+const V3_CONTENT_IV = Buffer.alloc(12, 0x01);
+
+/** A new object's content key, and what its envelope must record to find it again. */
+export function newContentKey(format: CseFormat, dataKey: Buffer): { content: ContentKey; ivOrMessageId: Buffer; commitment?: Buffer } {
+  if (format === 'v2') {
+    const iv = randomBytes(12);
+    return { content: { key: dataKey, iv }, ivOrMessageId: iv };
+  }
+  const messageId = randomBytes(MESSAGE_ID_LENGTH);
+  const { encryptionKey, commitment } = deriveCommittingKeys(dataKey, messageId);
+  return { content: { key: encryptionKey, iv: V3_CONTENT_IV, aad: COMMITTING_SUITE_ID }, ivOrMessageId: messageId, commitment };
+}
+
+/** A stored object's content key; for V3, only once the data key reproduces the stored commitment. */
+export function storedContentKey(format: CseFormat, dataKey: Buffer, ivOrMessageId: Buffer, commitment: Buffer | undefined): ContentKey {
+  if (format === 'v2') {
+    if (ivOrMessageId.length !== 12) throw invalid('x-amz-iv must be 12 bytes');
+    return { key: dataKey, iv: ivOrMessageId };
+  }
+  if (ivOrMessageId.length !== MESSAGE_ID_LENGTH) throw invalid(`x-amz-i must be ${MESSAGE_ID_LENGTH} bytes`);
+  const { encryptionKey, commitment: derived } = deriveCommittingKeys(dataKey, ivOrMessageId);
+  if (!commitment || !commitmentMatches(derived, commitment)) {
+    encryptionKey.fill(0);
+    throw invalid('the key commitment does not match: the object or its metadata was altered');
+  }
+  return { key: encryptionKey, iv: V3_CONTENT_IV, aad: COMMITTING_SUITE_ID };
+}
+
+function invalid(message: string): ServiceError {
+  return new ServiceError('InvalidCiphertextException', message);
+}
