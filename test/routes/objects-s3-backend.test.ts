@@ -34,21 +34,27 @@ describe('objects on the S3 backend (s3rver)', () => {
       ['SSE-C', { 'X-Customer-Key': customerKey }],
       ['CSE-KMS', { 'X-Kms-Key-Id': 'alias/s3' }],
       ['CSE-C', { 'X-Customer-Key': customerKey }],
+      ['CSE-KMS', { 'X-Kms-Key-Id': 'alias/s3', 'X-Cse-Format': 'v2' }],
+      ['CSE-C', { 'X-Customer-Key': customerKey, 'X-Cse-Format': 'v2' }],
     ];
     const body = randomBytes(6 * 1024 * 1024 + 5); // above lib-storage's 5 MiB part size: multipart
     for (const [mode, headers] of modes) {
-      const put = await request(coffer.url).put(`/v1/buckets/s3-bucket/objects/deep/${mode}`).set(auth())
+      const cseFormat = mode.startsWith('CSE') ? headers['X-Cse-Format'] ?? 'v3' : undefined;
+      const key = `deep/${mode}${cseFormat ?? ''}`;
+      const put = await request(coffer.url).put(`/v1/buckets/s3-bucket/objects/${key}`).set(auth())
         .set({ 'Content-Type': 'application/octet-stream', 'X-Encryption-Mode': mode, ...headers }).send(body);
       expect(put.status).toBe(200);
       expect(put.body.mode).toBe(mode);
-      const get = await request(coffer.url).get(`/v1/buckets/s3-bucket/objects/deep/${mode}`).set(auth()).set(headers)
+      expect(put.body.cseFormat).toBe(cseFormat);
+      const get = await request(coffer.url).get(`/v1/buckets/s3-bucket/objects/${key}`).set(auth()).set(headers)
         .buffer(true).parse(binaryBody as never);
       expect(get.status).toBe(200);
       expect(get.headers['x-encryption-mode']).toBe(mode);
+      expect(get.headers['x-cse-format']).toBe(cseFormat);
       expect(Buffer.compare(get.body as Buffer, body)).toBe(0);
     }
     const list = await request(coffer.url).get('/v1/buckets/s3-bucket/objects?prefix=deep/').set(auth());
-    expect(list.body.objects.map((o: { mode: string }) => o.mode).sort()).toEqual(['CSE-C', 'CSE-KMS', 'SSE-C', 'SSE-KMS', 'SSE-S3', 'none']);
+    expect(list.body.objects.map((o: { mode: string }) => o.mode).sort()).toEqual(['CSE-C', 'CSE-C', 'CSE-KMS', 'CSE-KMS', 'SSE-C', 'SSE-KMS', 'SSE-S3', 'none']);
   });
 
   it('names S3 errors', async () => {
@@ -56,6 +62,9 @@ describe('objects on the S3 backend (s3rver)', () => {
     expect(missing.status).toBe(404);
     expect(missing.body.code).toBe('NoSuchBucket');
     await request(coffer.url).put('/v1/buckets/err-bucket').set(auth()).expect(201);
+    const again = await request(coffer.url).put('/v1/buckets/err-bucket').set(auth());
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('BucketAlreadyExists');
     const noKey = await request(coffer.url).get('/v1/buckets/err-bucket/objects/none').set(auth());
     expect(noKey.status).toBe(404);
     expect(noKey.body.code).toBe('NoSuchKey');

@@ -34,6 +34,8 @@ const modes: [string, Record<string, string>][] = [
   ['SSE-C', { 'X-Customer-Key': customerKey }],
   ['CSE-KMS', { 'X-Kms-Key-Id': 'alias/objects', 'X-Encryption-Context': 'team=media' }],
   ['CSE-C', { 'X-Customer-Key': customerKey }],
+  ['CSE-KMS', { 'X-Kms-Key-Id': 'alias/objects', 'X-Cse-Format': 'v2' }],
+  ['CSE-C', { 'X-Customer-Key': customerKey, 'X-Cse-Format': 'v2' }],
 ];
 const needsKey = (mode: string): Record<string, string> => (mode.endsWith('-C') ? { 'X-Customer-Key': customerKey } : {});
 
@@ -42,17 +44,40 @@ function storedFiles(): Buffer[] {
   return readdirSync(dir).filter((f) => f.endsWith('.obj')).map((f) => readFileSync(path.join(dir, f)));
 }
 
+/** The embedded store's file for an object key, and the metadata in its JSON trailer. */
+function storedObject(key: string): { name: string; file: Buffer; metadata: Record<string, string> } {
+  const dir = path.join(coffer.dataDir, 'objects', 'media');
+  for (const name of readdirSync(dir).filter((f) => f.endsWith('.obj'))) {
+    const file = readFileSync(path.join(dir, name));
+    const trailerLength = file.readUInt32BE(file.length - 14);
+    const trailer = JSON.parse(file.subarray(file.length - 14 - trailerLength, file.length - 14).toString()) as { key: string; metadata: Record<string, string> };
+    if (trailer.key === key) return { name, file, metadata: trailer.metadata };
+  }
+  throw new Error(`no stored object ${key}`);
+}
+
+/** Replaces an object's file and returns the error code a GET then answers (4xx expected). */
+async function refusedAfter(name: string, replacement: Buffer, key: string): Promise<string> {
+  writeFileSync(path.join(coffer.dataDir, 'objects', 'media', name), replacement);
+  const r = await request(coffer.url).get(`/v1/buckets/media/objects/${key}`).set(auth());
+  expect(r.status).toBe(400);
+  expect(r.headers['content-type']).toMatch(/json/);
+  return r.body.code as string;
+}
+
 describe('objects in every server-side mode', () => {
-  it.each(modes)('%s round-trips byte-exact and says how it is stored', async (mode, headers) => {
+  it.each(modes)('%s (case %#) round-trips byte-exact and says how it is stored', async (mode, headers) => {
+    const cseFormat = mode.startsWith('CSE') ? headers['X-Cse-Format'] ?? 'v3' : undefined;
     for (const size of [0, 1, 65536, 200_003]) {
       const body = Buffer.concat([MARKER, randomBytes(size)]);
-      const key = `modes/${mode}/${size}.bin`;
+      const key = `modes/${mode}${cseFormat ?? ''}/${size}.bin`;
       const stored = await put(key, body, { 'X-Encryption-Mode': mode, ...headers });
       expect(stored.status).toBe(200);
       expect(stored.body).toMatchObject({ key, mode, size: body.length });
       const back = await get(key, needsKey(mode));
       expect(back.status).toBe(200);
       expect(back.headers['x-encryption-mode']).toBe(mode);
+      expect(back.headers['x-cse-format']).toBe(cseFormat);
       expect(Buffer.compare(back.body as Buffer, body)).toBe(0);
       if (mode.endsWith('KMS')) expect(back.headers['x-kms-key-id']).toMatch(/^arn:aws:kms:.*:key\//);
       if (mode.endsWith('-C')) expect(back.headers['x-customer-key-md5']).toBeDefined();
@@ -67,28 +92,41 @@ describe('objects in every server-side mode', () => {
     for (const f of withMarker) expect(f.includes(Buffer.from('"coffer-mode":"none"'))).toBe(true);
   });
 
-  it('writes CSE objects in the S3 Encryption Client V2 format and verifies big ones before release', async () => {
+  it('writes CSE objects in the V3 format by default, V2 on request, and verifies big ones before release', async () => {
     const big = randomBytes(9 * 1024 * 1024); // above the 8 MiB in-memory bound: verified in a first pass
     await put('cse/big', big, { 'X-Encryption-Mode': 'CSE-KMS', 'X-Kms-Key-Id': 'alias/objects' }).expect(200);
     const back = await get('cse/big');
+    expect(back.headers['x-cse-format']).toBe('v3');
     expect(Buffer.compare(back.body as Buffer, big)).toBe(0);
-    const file = storedFiles().find((f) => f.includes(Buffer.from('"key":"cse/big"')))!;
-    const trailer = file.subarray(file.length - 2000).toString();
-    for (const name of ['x-amz-key-v2', 'x-amz-iv', 'x-amz-cek-alg', 'x-amz-wrap-alg', 'x-amz-matdesc']) expect(trailer).toContain(name);
-    expect(trailer).toContain('kms+context');
+    const { name, file, metadata } = storedObject('cse/big');
+    expect(metadata).toMatchObject({ 'x-amz-c': '115', 'x-amz-w': '12' });
+    for (const field of ['x-amz-3', 'x-amz-t', 'x-amz-d', 'x-amz-i']) expect(metadata[field]).toBeDefined();
+    expect(JSON.parse(metadata['x-amz-t']!)).toEqual({ 'aws:x-amz-cek-alg': '115' });
+    expect(metadata['x-amz-key-v2']).toBeUndefined();
 
-    const tampered = Buffer.from(file);
-    tampered[1000]! ^= 1;
-    const dir = path.join(coffer.dataDir, 'objects', 'media');
-    const name = readdirSync(dir).find((f) => readFileSync(path.join(dir, f)).equals(file))!;
-    writeFileSync(path.join(dir, name), tampered);
-    const refused = await request(coffer.url).get('/v1/buckets/media/objects/cse/big').set(auth());
-    expect(refused.status).toBe(400);
-    expect(refused.body.code).toBe('InvalidCiphertextException');
+    const bodyTampered = Buffer.from(file);
+    bodyTampered[1000]! ^= 1;
+    expect(await refusedAfter(name, bodyTampered, 'cse/big')).toBe('InvalidCiphertextException');
+    const commitment = metadata['x-amz-d']!;
+    const otherCommitment = (commitment[0] === 'A' ? 'B' : 'A') + commitment.slice(1);
+    const commitmentTampered = Buffer.from(file.toString('latin1').replace(commitment, otherCommitment), 'latin1');
+    expect(await refusedAfter(name, commitmentTampered, 'cse/big')).toBe('InvalidCiphertextException');
+
+    const v2 = await put('cse/v2', Buffer.from('for V2 clients'), { 'X-Encryption-Mode': 'CSE-KMS', 'X-Kms-Key-Id': 'alias/objects', 'X-Cse-Format': 'v2' });
+    expect(v2.body).toMatchObject({ mode: 'CSE-KMS', cseFormat: 'v2' });
+    expect(storedObject('cse/v2').metadata).toMatchObject({ 'x-amz-cek-alg': 'AES/GCM/NoPadding', 'x-amz-wrap-alg': 'kms+context', 'x-amz-tag-len': '128' });
+    expect((await get('cse/v2')).body.toString()).toBe('for V2 clients');
+
+    const badFormat = await put('cse/bad', Buffer.from('x'), { 'X-Encryption-Mode': 'CSE-C', 'X-Customer-Key': customerKey, 'X-Cse-Format': 'v9' });
+    expect(badFormat.status).toBe(400);
+    const notCse = await put('cse/bad', Buffer.from('x'), { 'X-Encryption-Mode': 'SSE-S3', 'X-Cse-Format': 'v2' });
+    expect(notCse.status).toBe(400);
+    expect(notCse.body.message).toContain('X-Cse-Format');
 
     await put('cse/c', Buffer.from('cse-c'), { 'X-Encryption-Mode': 'CSE-C', 'X-Customer-Key': customerKey }).expect(200);
     const noKey = await request(coffer.url).get('/v1/buckets/media/objects/cse/c').set(auth());
     expect(noKey.status).toBe(400);
+    expect(noKey.body.code).toBe('InvalidRequest');
     const wrongKey = await request(coffer.url).get('/v1/buckets/media/objects/cse/c').set(auth()).set('X-Customer-Key', randomBytes(32).toString('base64'));
     expect(wrongKey.status).toBe(403);
     expect(wrongKey.body.code).toBe('AccessDenied');
@@ -204,6 +242,7 @@ describe('objects in every server-side mode', () => {
     expect(noBucket.body.code).toBe('NoSuchBucket');
     const again = await request(coffer.url).put('/v1/buckets/media').set(auth());
     expect(again.status).toBe(409);
+    expect(again.body.code).toBe('BucketAlreadyExists');
     const buckets = await request(coffer.url).get('/v1/buckets').set(auth());
     expect(buckets.body.buckets.map((b: { name: string }) => b.name)).toEqual(['media']);
   });

@@ -55,7 +55,7 @@ export class EmbeddedObjectStore implements ObjectStore {
     try {
       await fs.mkdir(dir, { mode: 0o700 });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ServiceError('BucketAlreadyOwnedByYou', `bucket ${bucket} already exists`);
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ServiceError('BucketAlreadyExists', `bucket ${bucket} already exists`);
       throw err;
     }
     await writeFileAtomic(path.join(dir, '.bucket'), JSON.stringify({ creationDate: new Date().toISOString() }));

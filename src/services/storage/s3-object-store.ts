@@ -68,7 +68,14 @@ export class S3ObjectStore implements ObjectStore {
 
   async createBucket(bucket: string): Promise<void> {
     checkBucketName(bucket);
-    await this.call(bucket, this.s3.createBucket({ Bucket: bucket }));
+    try {
+      await this.s3.createBucket({ Bucket: bucket });
+    } catch (err) {
+      // One name for "taken" on every backend, whoever owns it (S3 says BucketAlreadyOwnedByYou for your own).
+      const name = (err as { name?: string }).name;
+      if (name === 'BucketAlreadyOwnedByYou' || name === 'BucketAlreadyExists') throw new ServiceError('BucketAlreadyExists', `bucket ${bucket} already exists`);
+      throw fromS3Error(err, bucket);
+    }
   }
 
   async deleteBucket(bucket: string): Promise<void> {
