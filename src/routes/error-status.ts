@@ -41,6 +41,8 @@ export const statusByCode: Record<ErrorCode, number> = {
   AccessDenied: 403,
   InvalidDigest: 400,
   BadDigest: 400,
+  PreconditionFailed: 412,
+  OperationAborted: 409,
   BadGatewayException: 502,
   InternalError: 500,
 };

@@ -45,6 +45,8 @@ export const errorCodes = [
   'AccessDenied',
   'InvalidDigest',
   'BadDigest',
+  'PreconditionFailed',
+  'OperationAborted',
   // the dependency behind an adapter answered something Coffer cannot map
   'BadGatewayException',
   'InternalError',

@@ -97,10 +97,13 @@ export class ObjectService {
               return body;
             }
             // The second pass must read the same object the first one verified.
-            const again = await this.store.getObject(bucket, key, customerKey);
-            if (again.object.storedSize !== object.storedSize || again.object.lastModified.getTime() !== object.lastModified.getTime()) {
+            const again = await this.store.getObject(bucket, key, customerKey, { ifMatch: object.etag }).catch((err: unknown) => {
+              if (err instanceof ServiceError && err.code === 'PreconditionFailed') throw new ServiceError('OperationAborted', 'the object was replaced while it was being read: retry');
+              throw err;
+            });
+            if (again.object.storedSize !== object.storedSize) {
               again.body.destroy();
-              throw new ServiceError('InvalidRequest', 'the object was replaced while it was being read: retry');
+              throw new ServiceError('OperationAborted', 'the object was replaced while it was being read: retry');
             }
             return again.body;
           },
@@ -200,6 +203,7 @@ function checkSseOptions(options: PutOptions): void {
 function modeOf(object: StoredObject): EncryptionMode {
   const mode = object.metadata[META.mode];
   if (mode) return mode as EncryptionMode;
+  if (object.sse?.customerKeyRequired) return 'SSE-C';
   if (cseFormatOf(object.metadata)) return wrapAlgorithmOf(object.metadata) === 'AES/GCM' ? 'CSE-C' : 'CSE-KMS';
   return 'none';
 }

@@ -15,6 +15,7 @@ const TRAILER = 4 + MAGIC.length;
 interface Trailer {
   key: string;
   lastModified: string;
+  etag?: string;
   metadata: Record<string, string>;
 }
 
@@ -94,12 +95,13 @@ export class EmbeddedObjectStore implements ObjectStore {
     const dir = await this.requireBucket(bucket);
     const temp = path.join(dir, `.${randomBytes(8).toString('hex')}.tmp`);
     const lastModified = new Date();
+    const etag = randomBytes(16).toString('hex');
     let storedSize = 0;
     try {
       const out = createWriteStream(temp, { mode: 0o600 });
       body.on('data', (chunk: Buffer) => (storedSize += chunk.length));
       await pipeline(body, out, { end: false });
-      const trailer = Buffer.from(JSON.stringify({ key, lastModified: lastModified.toISOString(), metadata } satisfies Trailer));
+      const trailer = Buffer.from(JSON.stringify({ key, lastModified: lastModified.toISOString(), etag, metadata } satisfies Trailer));
       const length = Buffer.alloc(4);
       length.writeUInt32BE(trailer.length);
       await new Promise<void>((resolve, reject) => out.end(Buffer.concat([trailer, length, MAGIC]), () => resolve()).once('error', reject));
@@ -112,7 +114,7 @@ export class EmbeddedObjectStore implements ObjectStore {
       await fs.rm(temp, { force: true });
       throw err;
     }
-    return { bucket, key, storedSize, lastModified, metadata };
+    return { bucket, key, storedSize, lastModified, etag, metadata };
   }
 
   async headObject(bucket: string, key: string): Promise<StoredObject> {
@@ -121,8 +123,12 @@ export class EmbeddedObjectStore implements ObjectStore {
     return object;
   }
 
-  async getObject(bucket: string, key: string): Promise<{ object: StoredObject; body: Readable }> {
+  async getObject(bucket: string, key: string, _customerKey?: Buffer, options: { ifMatch?: string } = {}): Promise<{ object: StoredObject; body: Readable }> {
     const { object, handle } = await this.open(bucket, key);
+    if (options.ifMatch !== undefined && object.etag !== options.ifMatch) {
+      await handle.close();
+      throw new ServiceError('PreconditionFailed', `object ${key} has changed`);
+    }
     // Read from the open descriptor: a concurrent replace renames a new file in, this one stays whole.
     const body = object.storedSize === 0
       ? (await handle.close(), createReadStream('/dev/null'))
@@ -187,5 +193,5 @@ async function readTrailer(bucket: string, handle: fs.FileHandle): Promise<Store
   const json = Buffer.alloc(length);
   await handle.read(json, 0, length, size - TRAILER - length);
   const trailer = JSON.parse(json.toString('utf8')) as Trailer;
-  return { bucket, key: trailer.key, storedSize: size - TRAILER - length, lastModified: new Date(trailer.lastModified), metadata: trailer.metadata };
+  return { bucket, key: trailer.key, storedSize: size - TRAILER - length, lastModified: new Date(trailer.lastModified), etag: trailer.etag, metadata: trailer.metadata };
 }

@@ -8,10 +8,12 @@ export interface StoredObject {
   /** Length of the stored bytes. */
   storedSize: number;
   lastModified: Date;
+  /** An opaque version of the stored bytes that changes whenever the object is replaced. */
+  etag?: string;
   /** Coffer's own metadata: mode, sizes, wrapped keys, IVs. Never a plaintext key. */
   metadata: Record<string, string>;
   /** What a store that encrypts by itself (Amazon S3) reports of it. */
-  sse?: { kmsKeyArn?: string; customerKeyMd5?: string };
+  sse?: { kmsKeyArn?: string; customerKeyMd5?: string; customerKeyRequired?: boolean };
 }
 
 /** S3's own server-side encryption parameters, for stores that encrypt at rest themselves. */
@@ -38,8 +40,11 @@ export interface ObjectStore {
   /** Stores `body` whole or not at all: a failed or aborted upload leaves the old object. */
   putObject(bucket: string, key: string, body: Readable, metadata: Record<string, string>, sse?: ServerSideEncryption): Promise<StoredObject>;
   headObject(bucket: string, key: string, customerKey?: Buffer): Promise<StoredObject>;
-  /** The object and its stored bytes (consistent with the metadata returned). */
-  getObject(bucket: string, key: string, customerKey?: Buffer): Promise<{ object: StoredObject; body: Readable }>;
+  /**
+   * The object and its stored bytes (consistent with the metadata returned). With `ifMatch`,
+   * PreconditionFailed unless the stored object still has that etag.
+   */
+  getObject(bucket: string, key: string, customerKey?: Buffer, options?: { ifMatch?: string }): Promise<{ object: StoredObject; body: Readable }>;
   deleteObject(bucket: string, key: string): Promise<void>;
   listObjects(bucket: string, options: Page & { prefix?: string }): Promise<Paginated<StoredObject>>;
 }

@@ -14,7 +14,10 @@ function fromS3Error(err: unknown, bucket?: string): ServiceError {
     return e.name === 'NoSuchBucket' ? new ServiceError('NoSuchBucket', `bucket ${bucket} does not exist`) : new ServiceError('NoSuchKey', e.message || 'no such key');
   }
   if (e?.name === 'Forbidden' || e?.$metadata?.httpStatusCode === 403) return new ServiceError('AccessDenied', e.message || 'access denied by the object store');
+  if (e?.$metadata?.httpStatusCode === 412) return new ServiceError('PreconditionFailed', e.message || 'the object has changed');
   if (typeof e?.name === 'string' && isErrorCode(e.name) && e.name !== 'InternalError') return new ServiceError(e.name, e.message ?? e.name);
+  // A HEAD answer has no body: S3's InvalidRequest for an SSE-C object without its key is a bare 400.
+  if (e?.$metadata?.httpStatusCode === 400) return new ServiceError('InvalidRequest', 'the object store refused the request (an SSE-C object needs its key in X-Customer-Key)');
   return new ServiceError('BadGatewayException', `the object store answered ${e?.name ?? 'something unreadable'}${e?.message ? `: ${e.message}` : ''}`);
 }
 
@@ -103,14 +106,14 @@ export class S3ObjectStore implements ObjectStore {
     checkBucketName(bucket);
     checkObjectKey(key);
     const r = await this.call(bucket, this.s3.headObject({ Bucket: bucket, Key: key, ...customerKeyParams(customerKey) }));
-    return { bucket, key, storedSize: r.ContentLength ?? 0, lastModified: r.LastModified ?? new Date(0), metadata: r.Metadata ?? {}, sse: { kmsKeyArn: r.SSEKMSKeyId, customerKeyMd5: r.SSECustomerKeyMD5 } };
+    return { bucket, key, storedSize: r.ContentLength ?? 0, lastModified: r.LastModified ?? new Date(0), etag: r.ETag, metadata: r.Metadata ?? {}, sse: { kmsKeyArn: r.SSEKMSKeyId, customerKeyMd5: r.SSECustomerKeyMD5 } };
   }
 
-  async getObject(bucket: string, key: string, customerKey?: Buffer): Promise<{ object: StoredObject; body: Readable }> {
+  async getObject(bucket: string, key: string, customerKey?: Buffer, options: { ifMatch?: string } = {}): Promise<{ object: StoredObject; body: Readable }> {
     checkBucketName(bucket);
     checkObjectKey(key);
-    const r = await this.call(bucket, this.s3.getObject({ Bucket: bucket, Key: key, ...customerKeyParams(customerKey) }));
-    const object: StoredObject = { bucket, key, storedSize: r.ContentLength ?? 0, lastModified: r.LastModified ?? new Date(0), metadata: r.Metadata ?? {}, sse: { kmsKeyArn: r.SSEKMSKeyId, customerKeyMd5: r.SSECustomerKeyMD5 } };
+    const r = await this.call(bucket, this.s3.getObject({ Bucket: bucket, Key: key, IfMatch: options.ifMatch, ...customerKeyParams(customerKey) }));
+    const object: StoredObject = { bucket, key, storedSize: r.ContentLength ?? 0, lastModified: r.LastModified ?? new Date(0), etag: r.ETag, metadata: r.Metadata ?? {}, sse: { kmsKeyArn: r.SSEKMSKeyId, customerKeyMd5: r.SSECustomerKeyMD5 } };
     return { object, body: r.Body instanceof Readable ? r.Body : Readable.from([]) };
   }
 
@@ -123,7 +126,11 @@ export class S3ObjectStore implements ObjectStore {
   async listObjects(bucket: string, options: Page & { prefix?: string }): Promise<Paginated<StoredObject>> {
     checkBucketName(bucket);
     const r = await this.call(bucket, this.s3.listObjectsV2({ Bucket: bucket, Prefix: options.prefix, MaxKeys: options.limit ?? 1000, ContinuationToken: options.marker }));
-    const items = await Promise.all((r.Contents ?? []).map((c) => this.headObject(bucket, c.Key ?? '')));
+    const items = await Promise.all((r.Contents ?? []).map((c) => this.headObject(bucket, c.Key ?? '').catch((err: unknown): StoredObject => {
+      // S3 refuses to HEAD an SSE-C object without its key; the listing still knows it is one.
+      if (!(err instanceof ServiceError && err.code === 'InvalidRequest')) throw err;
+      return { bucket, key: c.Key ?? '', storedSize: c.Size ?? 0, lastModified: c.LastModified ?? new Date(0), etag: c.ETag, metadata: {}, sse: { customerKeyRequired: true } };
+    })));
     return { items, truncated: r.IsTruncated ?? false, nextMarker: r.NextContinuationToken };
   }
 }
