@@ -1832,14 +1832,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The object exists */
+            /** @description The object exists; `X-Encryption-Mode`, `X-Cse-Format`, `X-Kms-Key-Id`, `X-Customer-Key-MD5`, `Content-Length` say how it is stored */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Bad request (e.g. SSE-C object without its key) */
+            /** @description Bad request, e.g. an SSE-C or CSE-C object without its key (a HEAD error has no body: its code is in `X-Error-Code`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1853,14 +1853,14 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Wrong customer key */
+            /** @description Wrong customer key (`X-Error-Code` AccessDenied) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description No such bucket or key */
+            /** @description No such bucket or key (`X-Error-Code` NoSuchBucket or NoSuchKey) */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler } from 'express';
+import type { ErrorRequestHandler, Request } from 'express';
 import type { Logger } from '../logger';
 import { isServiceError } from '../services/errors';
 import { statusByCode } from './error-status';
@@ -21,9 +21,33 @@ function codeForStatus(status: number): string {
   return 'ValidationException';
 }
 
+interface ErrorReply {
+  status: number;
+  code: string;
+  message: string;
+}
+
+function replyFor(err: unknown, logger: Logger, req: Request): ErrorReply {
+  if (isServiceError(err)) return { status: statusByCode[err.code] ?? 400, code: err.code, message: err.message };
+  const e = (err ?? {}) as HttpLikeError;
+  if (e.type === 'entity.parse.failed') return { status: 400, code: 'ValidationException', message: 'request body is not valid JSON' };
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    const details = e.errors?.map((d) => `${d.path ?? ''} ${d.message ?? ''}`.trim()).join('; ');
+    return { status: e.status, code: codeForStatus(e.status), message: details || e.message || 'bad request' };
+  }
+  logger.error('unhandled error', {
+    method: req.method,
+    path: req.path,
+    error: err instanceof Error ? err.message : String(err),
+    stack: err instanceof Error ? err.stack : undefined,
+  });
+  return { status: 500, code: 'InternalError', message: 'internal error' };
+}
+
 /**
  * The one place an error becomes a response: service errors by their code, framework errors by
- * their status, anything else as a 500 whose details go to the log and never to the client.
+ * their status, anything else as a 500 whose details go to the log and never to the client. A
+ * HEAD answer has no body, so its code travels in `X-Error-Code`, as S3's HEAD errors are bare.
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
@@ -33,26 +57,17 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    if (isServiceError(err)) {
-      res.status(statusByCode[err.code] ?? 400).json({ code: err.code, message: err.message });
+    const reply = replyFor(err, logger, req);
+    if (req.method === 'HEAD') {
+      res.status(reply.status).set('X-Error-Code', reply.code).end();
       return;
     }
-    const e = (err ?? {}) as HttpLikeError;
-    if (e.type === 'entity.parse.failed') {
-      res.status(400).json({ code: 'ValidationException', message: 'request body is not valid JSON' });
-      return;
+    try {
+      res.status(reply.status).json({ code: reply.code, message: reply.message });
+    } catch (failure) {
+      // Never let a failure here reach express's default handler (an HTML page with a stack).
+      logger.error('error reply failed', { path: req.path, error: failure instanceof Error ? failure.message : String(failure) });
+      res.status(500).type('application/json').end(JSON.stringify({ code: 'InternalError', message: 'internal error' }));
     }
-    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-      const details = e.errors?.map((d) => `${d.path ?? ''} ${d.message ?? ''}`.trim()).join('; ');
-      res.status(e.status).json({ code: codeForStatus(e.status), message: details || e.message || 'bad request' });
-      return;
-    }
-    logger.error('unhandled error', {
-      method: req.method,
-      path: req.path,
-      error: err instanceof Error ? err.message : String(err),
-      stack: err instanceof Error ? err.stack : undefined,
-    });
-    res.status(500).json({ code: 'InternalError', message: 'internal error' });
   };
 }

@@ -155,6 +155,11 @@ describe('objects in every server-side mode', () => {
     const head = await request(coffer.url).head('/v1/buckets/media/objects/c/obj').set(auth()).set('X-Customer-Key', customerKey);
     expect(head.status).toBe(200);
     expect(head.headers['x-encryption-mode']).toBe('SSE-C');
+    // HEAD errors have no body (as in S3): the code travels in X-Error-Code, never an HTML page.
+    const headNoKey = await request(coffer.url).head('/v1/buckets/media/objects/c/obj').set(auth());
+    expect([headNoKey.status, headNoKey.headers['x-error-code']]).toEqual([400, 'InvalidRequest']);
+    const headMissing = await request(coffer.url).head('/v1/buckets/media/objects/c/none').set(auth());
+    expect([headMissing.status, headMissing.headers['x-error-code'], headMissing.headers['content-type']]).toEqual([404, 'NoSuchKey', undefined]);
     const shortKey = await put('c/short', Buffer.from('x'), { 'X-Encryption-Mode': 'SSE-C', 'X-Customer-Key': 'c2hvcnQ=' });
     expect(shortKey.status).toBe(400);
     expect(shortKey.body.code).toBe('InvalidArgument');

@@ -59,6 +59,8 @@ export class ObjectService {
       stored = await this.store.putObject(bucket, key, encrypted.ciphertext, metadata);
     } else if (this.store.performsServerSideEncryption) {
       checkSseOptions(options);
+      // Checked by Coffer too, so S3-compatible stores that ignore SSE-C still refuse a wrong key.
+      if (options.mode === 'SSE-C') Object.assign(metadata, customerKeyRecord(options.customerKey!));
       stored = await this.store.putObject(bucket, key, body, metadata, { ...options, mode: options.mode });
     } else {
       const prefix = randomBytes(8);
@@ -77,7 +79,7 @@ export class ObjectService {
 
   async head(bucket: string, key: string, customerKey?: Buffer): Promise<ObjectDescription> {
     const object = await this.store.headObject(bucket, key, customerKey);
-    if (modeOf(object) === 'SSE-C' && !this.store.performsServerSideEncryption) checkCustomerKey(object, customerKey);
+    if (modeOf(object) === 'SSE-C') checkCustomerKey(object, customerKey);
     return describe(object);
   }
 
@@ -110,6 +112,7 @@ export class ObjectService {
         });
         return { description: describe(object), body: plaintext };
       }
+      if (mode === 'SSE-C') checkCustomerKey(object, customerKey);
       if (mode === 'none' || this.store.performsServerSideEncryption) return { description: describe(object), body };
       const dataKey = await this.dataKeyForGet(object, customerKey);
       const plaintext = decryptSegments(dataKey, Buffer.from(object.metadata[META.noncePrefix] ?? '', 'base64'), aadBase(bucket, key, mode));
@@ -157,10 +160,7 @@ export class ObjectService {
       case 'SSE-C': {
         const customerKey = options.customerKey;
         if (!customerKey || customerKey.length !== 32) throw new ServiceError('InvalidArgument', 'SSE-C needs X-Customer-Key: 256 bits in base64');
-        const salt = randomBytes(16);
-        metadata[META.customerKeySalt] = salt.toString('base64');
-        metadata[META.customerKeyHmac] = createHmac('sha256', salt).update(customerKey).digest('base64');
-        metadata[META.customerKeyMd5] = createHash('md5').update(customerKey).digest('base64');
+        Object.assign(metadata, customerKeyRecord(customerKey));
         return Buffer.from(customerKey);
       }
       default:
@@ -184,7 +184,6 @@ export class ObjectService {
         return r.plaintext;
       }
       case 'SSE-C':
-        checkCustomerKey(object, customerKey);
         return Buffer.from(customerKey!);
       default:
         throw new ServiceError('InternalError', 'unknown stored mode');
@@ -212,11 +211,25 @@ function aadBase(bucket: string, key: string, mode: EncryptionMode): Buffer {
   return Buffer.from(`coffer-object\0${mode}\0${bucket}\0${key}\0`, 'utf8');
 }
 
-/** As S3: no key for an SSE-C object is 400 InvalidRequest, a wrong one 403 AccessDenied. */
+/** What is kept of an SSE-C key to recognise it later: a salted HMAC (and the MD5 S3 reports). */
+function customerKeyRecord(customerKey: Buffer): Record<string, string> {
+  const salt = randomBytes(16);
+  return {
+    [META.customerKeySalt]: salt.toString('base64'),
+    [META.customerKeyHmac]: createHmac('sha256', salt).update(customerKey).digest('base64'),
+    [META.customerKeyMd5]: createHash('md5').update(customerKey).digest('base64'),
+  };
+}
+
+/**
+ * As S3: no key for an SSE-C object is 400 InvalidRequest, a wrong one 403 AccessDenied. Objects
+ * another writer put in S3 carry no HMAC: S3 itself checks their key.
+ */
 function checkCustomerKey(object: StoredObject, customerKey: Buffer | undefined): void {
   if (!customerKey) {
     throw new ServiceError('InvalidRequest', 'the object was stored with SSE-C: send its key in X-Customer-Key');
   }
+  if (object.metadata[META.customerKeyHmac] === undefined && object.sse !== undefined) return;
   const salt = Buffer.from(object.metadata[META.customerKeySalt] ?? '', 'base64');
   const expected = Buffer.from(object.metadata[META.customerKeyHmac] ?? '', 'base64');
   const actual = createHmac('sha256', salt).update(customerKey).digest();
