@@ -79,7 +79,10 @@ export async function composeServices(config: Config, logger: Logger): Promise<C
   );
   let store: ObjectStore;
   if (config.storageBackend === 'embedded') {
-    store = new EmbeddedObjectStore(path.join(config.dataDir, 'objects'));
+    const embedded = new EmbeddedObjectStore(path.join(config.dataDir, 'objects'));
+    const removed = await embedded.removeIncompleteUploads();
+    if (removed > 0) logger.info('removed uploads a crash interrupted', { count: removed });
+    store = embedded;
   } else {
     // Credentials from the SDK's default provider chain.
     const s3 = new S3ObjectStore({ region: config.region, endpoint: config.s3Endpoint, forcePathStyle: config.s3ForcePathStyle });

@@ -1,8 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
+import { binaryBody } from '../support/http';
 import { MAIN_FOR_TESTS } from '../support/paths';
 import { spawnCoffer } from '../support/spawn-coffer';
 
@@ -96,6 +99,36 @@ describe('the service process', () => {
       expect(byId.status).toBe(200);
       expect(byId.body.aliases).toContain(alias);
     }
+    again.child.kill('SIGTERM');
+    await again.exited;
+  });
+
+  it('after kill -9 in the middle of replacing an object, serves the old object whole and leaves no temp file', async () => {
+    const env = { COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: TOKEN };
+    const coffer = await spawnCoffer(env);
+    const headers = { Authorization: `Bearer ${TOKEN}` };
+    await request(coffer.url).put('/v1/buckets/crash-bucket').set(headers).expect(201);
+    const old = randomBytes(100_000);
+    await request(coffer.url).put('/v1/buckets/crash-bucket/objects/doc').set(headers).set('Content-Type', 'application/octet-stream').send(old).expect(200);
+
+    // A replacing upload that sends half its declared length, then the process dies.
+    const upload = http.request(`${coffer.url}/v1/buckets/crash-bucket/objects/doc`, {
+      method: 'PUT',
+      headers: { ...headers, 'Content-Type': 'application/octet-stream', 'Content-Length': String(4 * 1024 * 1024) },
+    });
+    upload.on('error', () => undefined);
+    upload.write(randomBytes(2 * 1024 * 1024));
+    const bucketDir = path.join(dataDir, 'objects', 'crash-bucket');
+    while (!readdirSync(bucketDir).some((f) => f.endsWith('.tmp'))) await new Promise((r) => setTimeout(r, 10));
+    coffer.child.kill('SIGKILL');
+    await coffer.exited;
+    upload.destroy();
+
+    const again = await spawnCoffer(env);
+    expect(readdirSync(bucketDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    const back = await request(again.url).get('/v1/buckets/crash-bucket/objects/doc').set(headers).buffer(true).parse(binaryBody as never);
+    expect(back.status).toBe(200);
+    expect(Buffer.compare(back.body as Buffer, old)).toBe(0);
     again.child.kill('SIGTERM');
     await again.exited;
   });

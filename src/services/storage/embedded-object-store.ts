@@ -63,6 +63,24 @@ export class EmbeddedObjectStore implements ObjectStore {
     await fsyncDirectory(this.dir);
   }
 
+  /**
+   * Deletes the temp files of uploads a crash interrupted (they never became objects). Call at
+   * start-up, before any upload runs. Returns how many were removed.
+   */
+  async removeIncompleteUploads(): Promise<number> {
+    let removed = 0;
+    const buckets = await fs.readdir(this.dir).catch(() => [] as string[]);
+    for (const bucket of buckets) {
+      const dir = path.join(this.dir, bucket);
+      const names = await fs.readdir(dir).catch(() => [] as string[]);
+      for (const name of names.filter((n) => /^\.[0-9a-f]{16}\.tmp$/.test(n))) {
+        await fs.rm(path.join(dir, name), { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   async deleteBucket(bucket: string): Promise<void> {
     const dir = await this.requireBucket(bucket);
     const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.obj'));
