@@ -4,6 +4,7 @@ import type { Config } from './config';
 import type { Logger } from './logger';
 import { resolveRootToken, tokenVerifier } from './services/auth';
 import { DataKeyCache } from './services/envelope/data-key-cache';
+import { keyStateInvalidating } from './services/envelope/key-state-invalidation';
 import { EnvelopeService } from './services/envelope/envelope-service';
 import { resolveRootCredentials } from './services/kms-protocol/root-credentials';
 import { countedKeyManagement } from './services/kms/counted-key-management';
@@ -66,10 +67,11 @@ export async function composeServices(config: Config, logger: Logger): Promise<C
     closers.push(async () => aws.close());
     rawKms = aws;
   }
-  const kms = countedKeyManagement(rawKms, metrics, logger);
+  const counted = countedKeyManagement(rawKms, metrics, logger);
 
   const cache = config.cache.enabled ? new DataKeyCache(config.cache, metrics) : null;
   if (cache) closers.push(async () => cache.close());
+  const kms = cache ? keyStateInvalidating(counted, cache) : counted;
   const envelope = new EnvelopeService(kms, cache, config.envelopeFrameLength);
 
   // SSE-S3's store key wraps each object's data key; like the root key it lives only in a 0600 file.

@@ -178,6 +178,20 @@ describe('objects in every server-side mode', () => {
     expect(noKey.status).toBe(400);
   });
 
+  it('gives the KMS error for a disabled key to CSE-KMS too, even with its data keys cached', async () => {
+    const keyId = (await api(coffer).post('/v1/keys', {})).body.keyMetadata.keyId;
+    const headers = { 'X-Encryption-Mode': 'CSE-KMS', 'X-Kms-Key-Id': keyId };
+    await put('k/cse', Buffer.from('cached'), headers).expect(200);
+    expect((await get('k/cse')).body.toString()).toBe('cached'); // the data key is now cached both ways
+    await api(coffer).post(`/v1/keys/${keyId}/disable`).expect(204);
+    for (const r of [await request(coffer.url).get('/v1/buckets/media/objects/k/cse').set(auth()), await put('k/cse2', Buffer.from('x'), headers)]) {
+      expect(r.status).toBe(409);
+      expect(r.body.code).toBe('DisabledException');
+    }
+    await api(coffer).post(`/v1/keys/${keyId}/enable`).expect(204);
+    expect((await get('k/cse')).body.toString()).toBe('cached');
+  });
+
   it('refuses tampered stored data without releasing plaintext', async () => {
     const body = Buffer.concat([MARKER, randomBytes(100)]);
     await put('t/obj', body, { 'X-Encryption-Mode': 'SSE-S3' }).expect(200);

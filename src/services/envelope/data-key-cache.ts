@@ -26,7 +26,7 @@ interface Entry extends CachedDataKey {
   bytes: number;
 }
 
-type EvictionReason = 'age' | 'messages' | 'bytes' | 'capacity';
+type EvictionReason = 'age' | 'messages' | 'bytes' | 'capacity' | 'key-state';
 
 /**
  * A bounded LRU cache of data keys, partitioned by the caller (KMS key, encryption context and
@@ -94,6 +94,13 @@ export class DataKeyCache {
     if (pending) return copy(await pending);
     this.metrics.dataKeyCacheMisses.inc({ operation: 'decrypt' });
     return copy(await this.load(partition, decrypt));
+  }
+
+  /** Evicts every data key of a KMS key (by ARN): its next use asks KMS again. */
+  forgetKey(keyArn: string): void {
+    for (const [partition, entry] of [...this.entries]) {
+      if (entry.keyArn === keyArn) this.evict(partition, 'key-state');
+    }
   }
 
   get size(): number {
