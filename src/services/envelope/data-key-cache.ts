@@ -38,6 +38,9 @@ type EvictionReason = 'age' | 'messages' | 'bytes' | 'capacity' | 'key-state';
 export class DataKeyCache {
   private readonly entries = new Map<string, Entry>();
   private readonly inFlight = new Map<string, Promise<Entry>>();
+  /** When each forgotten key ARN was last forgotten, in `epoch` ticks. */
+  private readonly forgotten = new Map<string, number>();
+  private epoch = 0;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -98,6 +101,8 @@ export class DataKeyCache {
 
   /** Evicts every data key of a KMS key (by ARN): its next use asks KMS again. */
   forgetKey(keyArn: string): void {
+    // A KMS call already in flight for this key must not repopulate the cache when it lands.
+    this.forgotten.set(keyArn, ++this.epoch);
     for (const [partition, entry] of [...this.entries]) {
       if (entry.keyArn === keyArn) this.evict(partition, 'key-state');
     }
@@ -114,8 +119,10 @@ export class DataKeyCache {
   }
 
   private load(partition: string, fetch: () => Promise<CachedDataKey>): Promise<Entry> {
+    const startedAt = this.epoch;
     const promise = fetch().then((key) => {
       const entry: Entry = { ...key, createdAt: this.now(), messages: 0, bytes: 0 };
+      if ((this.forgotten.get(key.keyArn) ?? -1) > startedAt) return entry; // served once, never cached
       this.evict(partition, undefined);
       this.entries.set(partition, entry);
       while (this.entries.size > this.limits.capacity) {

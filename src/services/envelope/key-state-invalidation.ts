@@ -9,21 +9,20 @@ import type { DataKeyCache } from './data-key-cache';
  * `kms` is the counted decorator, a plain object of methods, so spreading it keeps every method.
  */
 export function keyStateInvalidating(kms: KeyManagement, cache: DataKeyCache): KeyManagement {
-  const forget = async (keyId: string) => cache.forgetKey((await kms.describeKey(keyId)).arn);
+  // The ARN is resolved before the change, and the cache is purged whether or not the change
+  // answered: a disable that took effect but failed to reply must not leave keys cached.
+  const forgettingAfter = async <T>(keyId: string, change: () => Promise<T>): Promise<T> => {
+    const { arn } = await kms.describeKey(keyId);
+    try {
+      return await change();
+    } finally {
+      cache.forgetKey(arn);
+    }
+  };
   return {
     ...kms,
-    async disableKey(keyId) {
-      await kms.disableKey(keyId);
-      await forget(keyId);
-    },
-    async scheduleKeyDeletion(keyId, pendingWindowInDays) {
-      const result = await kms.scheduleKeyDeletion(keyId, pendingWindowInDays);
-      await forget(keyId);
-      return result;
-    },
-    async deleteImportedKeyMaterial(keyId) {
-      await kms.deleteImportedKeyMaterial(keyId);
-      await forget(keyId);
-    },
+    disableKey: (keyId) => forgettingAfter(keyId, () => kms.disableKey(keyId)),
+    scheduleKeyDeletion: (keyId, pendingWindowInDays) => forgettingAfter(keyId, () => kms.scheduleKeyDeletion(keyId, pendingWindowInDays)),
+    deleteImportedKeyMaterial: (keyId) => forgettingAfter(keyId, () => kms.deleteImportedKeyMaterial(keyId)),
   };
 }

@@ -8,7 +8,7 @@ import type { KeyManagement, Page, Paginated } from '../kms/key-management';
 import type { ObjectStore, StoredObject } from '../storage/object-store';
 import type { EncryptionMode, ObjectDescription, PutOptions } from './encryption-mode';
 import type { CseWrapping } from './cse/data-key-wrapping';
-import { cseFormatOf, wrapAlgorithmOf } from './cse/envelope';
+import { cseFormatOf, cseFormats, wrapAlgorithmOf } from './cse/envelope';
 import { decryptObject, encryptObject } from './cse/s3ec-object';
 import { decryptSegments, encryptSegments, plaintextSize } from './segment-cipher';
 
@@ -45,7 +45,10 @@ export class ObjectService {
   async put(bucket: string, key: string, body: Readable, options: PutOptions): Promise<ObjectDescription> {
     const metadata: Record<string, string> = { [META.mode]: options.mode };
     let stored: StoredObject;
-    if (options.cseFormat && options.mode !== 'CSE-KMS' && options.mode !== 'CSE-C') throw invalid('X-Cse-Format applies to CSE-KMS and CSE-C only');
+    if (options.cseFormat !== undefined) {
+      if (!cseFormats.includes(options.cseFormat)) throw invalid(`X-Cse-Format must be one of ${cseFormats.join(', ')}`);
+      if (options.mode !== 'CSE-KMS' && options.mode !== 'CSE-C') throw invalid('X-Cse-Format applies to CSE-KMS and CSE-C only');
+    }
     if (options.mode === 'none') {
       if (options.customerKey || options.kmsKeyId) throw invalid('mode none takes no key');
       stored = await this.store.putObject(bucket, key, body, metadata);
@@ -103,7 +106,11 @@ export class ObjectService {
               if (err instanceof ServiceError && err.code === 'PreconditionFailed') throw new ServiceError('OperationAborted', 'the object was replaced while it was being read: retry');
               throw err;
             });
-            if (again.object.storedSize !== object.storedSize) {
+            // Objects without an etag (older embedded ones, some S3-compatible stores): size and time.
+            const changed = object.etag === undefined
+              ? again.object.lastModified.getTime() !== object.lastModified.getTime()
+              : again.object.etag !== object.etag;
+            if (changed || again.object.storedSize !== object.storedSize) {
               again.body.destroy();
               throw new ServiceError('OperationAborted', 'the object was replaced while it was being read: retry');
             }

@@ -64,8 +64,9 @@ export class EmbeddedObjectStore implements ObjectStore {
   }
 
   /**
-   * Deletes the temp files of uploads a crash interrupted (they never became objects). Call at
-   * start-up, before any upload runs. Returns how many were removed.
+   * Deletes the temp files of uploads (and bucket markers) a crash interrupted: they never became
+   * objects. Call at start-up, before any upload runs; one process owns a data directory, so no
+   * other process can be writing them. Returns how many were removed.
    */
   async removeIncompleteUploads(): Promise<number> {
     let removed = 0;
@@ -73,7 +74,7 @@ export class EmbeddedObjectStore implements ObjectStore {
     for (const bucket of buckets) {
       const dir = path.join(this.dir, bucket);
       const names = await fs.readdir(dir).catch(() => [] as string[]);
-      for (const name of names.filter((n) => /^\.[0-9a-f]{16}\.tmp$/.test(n))) {
+      for (const name of names.filter((n) => /^\.([0-9a-f]{16}|\.bucket\.[0-9a-f]{12})\.tmp$/.test(n))) {
         await fs.rm(path.join(dir, name), { force: true });
         removed++;
       }

@@ -16,8 +16,6 @@ function fromS3Error(err: unknown, bucket?: string): ServiceError {
   if (e?.name === 'Forbidden' || e?.$metadata?.httpStatusCode === 403) return new ServiceError('AccessDenied', e.message || 'access denied by the object store');
   if (e?.$metadata?.httpStatusCode === 412) return new ServiceError('PreconditionFailed', e.message || 'the object has changed');
   if (typeof e?.name === 'string' && isErrorCode(e.name) && e.name !== 'InternalError') return new ServiceError(e.name, e.message ?? e.name);
-  // A HEAD answer has no body: S3's InvalidRequest for an SSE-C object without its key is a bare 400.
-  if (e?.$metadata?.httpStatusCode === 400) return new ServiceError('InvalidRequest', 'the object store refused the request (an SSE-C object needs its key in X-Customer-Key)');
   return new ServiceError('BadGatewayException', `the object store answered ${e?.name ?? 'something unreadable'}${e?.message ? `: ${e.message}` : ''}`);
 }
 
@@ -105,7 +103,14 @@ export class S3ObjectStore implements ObjectStore {
   async headObject(bucket: string, key: string, customerKey?: Buffer): Promise<StoredObject> {
     checkBucketName(bucket);
     checkObjectKey(key);
-    const r = await this.call(bucket, this.s3.headObject({ Bucket: bucket, Key: key, ...customerKeyParams(customerKey) }));
+    const r = await this.call(bucket, this.s3.headObject({ Bucket: bucket, Key: key, ...customerKeyParams(customerKey) }).catch((err: unknown) => {
+      // A HEAD answer has no body: S3's InvalidRequest for an SSE-C object without its key is a bare 400.
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.$metadata?.httpStatusCode === 400 && !isErrorCode(e.name ?? '')) {
+        throw new ServiceError('InvalidRequest', 'the object store refused the HEAD: an SSE-C object needs its key in X-Customer-Key');
+      }
+      throw err;
+    }));
     return { bucket, key, storedSize: r.ContentLength ?? 0, lastModified: r.LastModified ?? new Date(0), etag: r.ETag, metadata: r.Metadata ?? {}, sse: { kmsKeyArn: r.SSEKMSKeyId, customerKeyMd5: r.SSECustomerKeyMD5 } };
   }
 

@@ -69,4 +69,22 @@ describe('DataKeyCache', () => {
   it('refuses limits that would cache forever', () => {
     expect(() => new DataKeyCache({ ...limits, maxAgeSeconds: 0 }, createMetrics())).toThrow(/positive/);
   });
+
+  it('forgets a key at once, and does not keep a data key whose KMS call was in flight meanwhile', async () => {
+    const { cache, generate, calls } = setup();
+    await cache.forDecryption('d', generate);
+    cache.forgetKey('arn');
+    await cache.forDecryption('d', generate);
+    expect(calls()).toBe(2);
+
+    let release: () => void = () => undefined;
+    const slow = () => new Promise<void>((r) => (release = r)).then(generate);
+    const inFlight = cache.forDecryption('late', slow);
+    cache.forgetKey('arn'); // e.g. the key is disabled while KMS answers
+    release();
+    await inFlight;
+    await cache.forDecryption('late', generate);
+    expect(calls()).toBe(4);
+    cache.close();
+  });
 });

@@ -1,8 +1,8 @@
 import { createDecipheriv, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { COMMITTING_SUITE_ID, deriveCommittingKeys } from '../../../src/services/objects/cse/committing-key';
+import { COMMITTING_SUITE_ID, deriveCommitment, deriveContentKey } from '../../../src/services/objects/cse/committing-key';
 import { decodeEnvelope, encodeEnvelope } from '../../../src/services/objects/cse/envelope';
-import { decryptObject, encryptObject } from '../../../src/services/objects/cse/s3ec-object';
+import { IN_MEMORY_VERIFY_BOUND, decryptObject, encryptObject } from '../../../src/services/objects/cse/s3ec-object';
 import { ServiceError } from '../../../src/services/errors';
 
 // Known answers for ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY published with the Amazon S3 Encryption
@@ -43,14 +43,14 @@ const codeOf = (p: Promise<unknown>) => p.then(() => 'resolved', (err: ServiceEr
 
 describe('the key-committing S3 Encryption Client suite (V3)', () => {
   it.each(KNOWN_ANSWERS)('derives the published content key and commitment', (v) => {
-    const { encryptionKey, commitment } = deriveCommittingKeys(Buffer.from(v.dataKey, 'hex'), Buffer.from(v.messageId, 'hex'));
-    expect(encryptionKey.toString('hex')).toBe(v.encryptionKey);
-    expect(commitment.toString('hex')).toBe(v.commitment);
+    const [dataKey, messageId] = [Buffer.from(v.dataKey, 'hex'), Buffer.from(v.messageId, 'hex')];
+    expect(deriveContentKey(dataKey, messageId).toString('hex')).toBe(v.encryptionKey);
+    expect(deriveCommitment(dataKey, messageId).toString('hex')).toBe(v.commitment);
   });
 
   it('refuses keys and message ids of the wrong length', () => {
-    expect(() => deriveCommittingKeys(randomBytes(16), randomBytes(28))).toThrow(RangeError);
-    expect(() => deriveCommittingKeys(randomBytes(32), randomBytes(12))).toThrow(RangeError);
+    expect(() => deriveCommitment(randomBytes(16), randomBytes(28))).toThrow(RangeError);
+    expect(() => deriveContentKey(randomBytes(32), randomBytes(12))).toThrow(RangeError);
   });
 
   it('writes V3 by default: content under the derived key, IV of 0x01 bytes, the suite id as AAD', async () => {
@@ -65,9 +65,9 @@ describe('the key-committing S3 Encryption Client suite (V3)', () => {
     unwrap.setAAD(Buffer.from('115'));
     unwrap.setAuthTag(wrapped.subarray(-16));
     const dataKey = Buffer.concat([unwrap.update(wrapped.subarray(12, -16)), unwrap.final()]);
-    const { encryptionKey, commitment } = deriveCommittingKeys(dataKey, Buffer.from(metadata['x-amz-i']!, 'base64'));
-    expect(Buffer.from(metadata['x-amz-d']!, 'base64').equals(commitment)).toBe(true);
-    const content = createDecipheriv('aes-256-gcm', encryptionKey, Buffer.alloc(12, 1));
+    const messageId = Buffer.from(metadata['x-amz-i']!, 'base64');
+    expect(Buffer.from(metadata['x-amz-d']!, 'base64').equals(deriveCommitment(dataKey, messageId))).toBe(true);
+    const content = createDecipheriv('aes-256-gcm', deriveContentKey(dataKey, messageId), Buffer.alloc(12, 1));
     content.setAAD(COMMITTING_SUITE_ID);
     content.setAuthTag(ciphertext.subarray(-16));
     expect(Buffer.concat([content.update(ciphertext.subarray(0, -16)), content.final()]).equals(plaintext)).toBe(true);
@@ -118,5 +118,27 @@ describe('the key-committing S3 Encryption Client suite (V3)', () => {
     expect(code({ 'x-amz-3': 'AA==', 'x-amz-c': '116', 'x-amz-w': '12' })).toBe('InvalidCiphertextException');
     expect(code({ 'x-amz-3': 'AA==', 'x-amz-c': '115', 'x-amz-w': '12', 'x-amz-t': '[1]' })).toBe('InvalidCiphertextException');
     expect(code({ 'x-amz-key': 'AA==', 'x-amz-iv': 'AA==' })).toBe('InvalidRequest');
+  });
+
+  it('releases the second read and stops when the reader of a big object goes away', async () => {
+    const big = randomBytes(IN_MEMORY_VERIFY_BOUND + 100_000);
+    const { metadata, ciphertext } = await encrypt(big);
+    const reads: Readable[] = [];
+    const { plaintext } = await decryptObject({
+      metadata,
+      ciphertextLength: ciphertext.length,
+      openCiphertext: async () => {
+        const r = Readable.from((function* () {
+          for (let at = 0; at < ciphertext.length; at += 65536) yield ciphertext.subarray(at, at + 65536);
+        })());
+        reads.push(r);
+        return r;
+      },
+      wrapping: { kind: 'aes-gcm', customerKey },
+    });
+    plaintext.destroy(); // the client hung up before reading it all
+    await new Promise((r) => setImmediate(r));
+    expect(reads).toHaveLength(2);
+    expect(reads[1]!.destroyed).toBe(true);
   });
 });

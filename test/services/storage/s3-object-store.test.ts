@@ -44,6 +44,13 @@ describe('the S3 adapter against S3 behaviour s3rver lacks', () => {
     await expect(objects.head('vault', 'locked')).rejects.toMatchObject({ code: 'InvalidRequest' });
   });
 
+  it('keeps other 400s as what they are: only a bare HEAD 400 means an SSE-C key is missing', async () => {
+    const { store } = fakeS3(() => ({ statusCode: 400, headers: { 'content-type': 'application/xml' }, body: '<Error><Code>EntityTooLarge</Code><Message>too large</Message></Error>' }));
+    const err = await store.getObject('vault', 'open').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'BadGatewayException' });
+    expect((err as Error).message).toContain('EntityTooLarge');
+  });
+
   it('sends If-Match and turns S3 412 into PreconditionFailed', async () => {
     const { store, seen } = fakeS3(() => ({ statusCode: 412, headers: { 'content-type': 'application/xml' }, body: '<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>' }));
     await expect(store.getObject('vault', 'open', undefined, { ifMatch: '"e2"' })).rejects.toMatchObject({ code: 'PreconditionFailed' });

@@ -15,14 +15,17 @@ const DATA_KEY_LENGTH = 32;
 
 const info = (label: string) => Buffer.concat([COMMITTING_SUITE_ID, Buffer.from(label, 'utf8')]);
 
-export function deriveCommittingKeys(dataKey: Buffer, messageId: Buffer): { encryptionKey: Buffer; commitment: Buffer } {
+function derive(dataKey: Buffer, messageId: Buffer, label: 'DERIVEKEY' | 'COMMITKEY', length: number): Buffer {
   if (dataKey.length !== DATA_KEY_LENGTH) throw new RangeError(`the data key must be ${DATA_KEY_LENGTH} bytes`);
   if (messageId.length !== MESSAGE_ID_LENGTH) throw new RangeError(`the message id must be ${MESSAGE_ID_LENGTH} bytes`);
-  return {
-    encryptionKey: Buffer.from(hkdfSync('sha512', dataKey, messageId, info('DERIVEKEY'), DATA_KEY_LENGTH)),
-    commitment: Buffer.from(hkdfSync('sha512', dataKey, messageId, info('COMMITKEY'), COMMITMENT_LENGTH)),
-  };
+  return Buffer.from(hkdfSync('sha512', dataKey, messageId, info(label), length));
 }
+
+/** The key commitment stored with an object. */
+export const deriveCommitment = (dataKey: Buffer, messageId: Buffer) => derive(dataKey, messageId, 'COMMITKEY', COMMITMENT_LENGTH);
+
+/** The AES-256-GCM key of an object's content; derive it only once the commitment matched. */
+export const deriveContentKey = (dataKey: Buffer, messageId: Buffer) => derive(dataKey, messageId, 'DERIVEKEY', DATA_KEY_LENGTH);
 
 /** Constant-time comparison of the derived commitment with the stored one. */
 export function commitmentMatches(derived: Buffer, stored: Buffer): boolean {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ServiceError } from '../../errors';
-import { COMMITTING_SUITE_ID, MESSAGE_ID_LENGTH, commitmentMatches, deriveCommittingKeys } from './committing-key';
+import { COMMITTING_SUITE_ID, MESSAGE_ID_LENGTH, commitmentMatches, deriveCommitment, deriveContentKey } from './committing-key';
 import type { CseFormat } from './envelope';
 
 /** The AES-256-GCM parameters of an object's content. */
@@ -20,8 +20,8 @@ export function newContentKey(format: CseFormat, dataKey: Buffer): { content: Co
     return { content: { key: dataKey, iv }, ivOrMessageId: iv };
   }
   const messageId = randomBytes(MESSAGE_ID_LENGTH);
-  const { encryptionKey, commitment } = deriveCommittingKeys(dataKey, messageId);
-  return { content: { key: encryptionKey, iv: V3_CONTENT_IV, aad: COMMITTING_SUITE_ID }, ivOrMessageId: messageId, commitment };
+  const content = { key: deriveContentKey(dataKey, messageId), iv: V3_CONTENT_IV, aad: COMMITTING_SUITE_ID };
+  return { content, ivOrMessageId: messageId, commitment: deriveCommitment(dataKey, messageId) };
 }
 
 /** A stored object's content key; for V3, only once the data key reproduces the stored commitment. */
@@ -31,12 +31,10 @@ export function storedContentKey(format: CseFormat, dataKey: Buffer, ivOrMessage
     return { key: dataKey, iv: ivOrMessageId };
   }
   if (ivOrMessageId.length !== MESSAGE_ID_LENGTH) throw invalid(`x-amz-i must be ${MESSAGE_ID_LENGTH} bytes`);
-  const { encryptionKey, commitment: derived } = deriveCommittingKeys(dataKey, ivOrMessageId);
-  if (!commitment || !commitmentMatches(derived, commitment)) {
-    encryptionKey.fill(0);
+  if (!commitment || !commitmentMatches(deriveCommitment(dataKey, ivOrMessageId), commitment)) {
     throw invalid('the key commitment does not match: the object or its metadata was altered');
   }
-  return { key: encryptionKey, iv: V3_CONTENT_IV, aad: COMMITTING_SUITE_ID };
+  return { key: deriveContentKey(dataKey, ivOrMessageId), iv: V3_CONTENT_IV, aad: COMMITTING_SUITE_ID };
 }
 
 function invalid(message: string): ServiceError {

@@ -79,25 +79,33 @@ export async function decryptObject(input: {
   };
 
   if (input.ciphertextLength <= IN_MEMORY_VERIFY_BOUND) {
-    const whole = await readAll(await input.openCiphertext());
     try {
-      const d = decipherWith(whole.subarray(whole.length - TAG));
-      const plaintext = Buffer.concat([d.update(whole.subarray(0, whole.length - TAG)), d.final()]);
+      const whole = await readAll(await input.openCiphertext());
+      let plaintext: Buffer;
+      try {
+        const d = decipherWith(whole.subarray(whole.length - TAG));
+        plaintext = Buffer.concat([d.update(whole.subarray(0, whole.length - TAG)), d.final()]);
+      } catch {
+        throw authenticationFailed();
+      }
       const out = new PassThrough();
       out.end(plaintext);
       return { plaintext: out, plaintextLength, kmsKeyArn };
-    } catch {
-      throw authenticationFailed();
     } finally {
       content.key.fill(0);
     }
   }
 
-  const tag = await verifyPass(await input.openCiphertext(), content).catch((err: unknown) => {
+  let second: Readable;
+  let d: ReturnType<typeof decipherWith>;
+  try {
+    const tag = await verifyPass(await input.openCiphertext(), content);
+    d = decipherWith(tag);
+    second = await input.openCiphertext();
+  } catch (err) {
     content.key.fill(0);
     throw err;
-  });
-  const d = decipherWith(tag);
+  }
   let seen = 0;
   const out = new Transform({
     transform(chunk: Buffer, _e, done) {
@@ -108,14 +116,18 @@ export async function decryptObject(input: {
     flush(done) {
       try {
         d.final();
-        content.key.fill(0);
         done();
       } catch {
         done(new ServiceError('InvalidCiphertextException', 'the object changed between verification and decryption'));
       }
     },
+    // Ended, failed or abandoned by the client: the key goes and the source is released.
+    destroy(err, done) {
+      content.key.fill(0);
+      second.destroy();
+      done(err);
+    },
   });
-  const second = await input.openCiphertext();
   second.on('error', (err) => out.destroy(err));
   return { plaintext: second.pipe(out), plaintextLength, kmsKeyArn };
 }
