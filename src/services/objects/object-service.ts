@@ -106,10 +106,9 @@ export class ObjectService {
               if (err instanceof ServiceError && err.code === 'PreconditionFailed') throw new ServiceError('OperationAborted', 'the object was replaced while it was being read: retry');
               throw err;
             });
-            // Objects without an etag (older embedded ones, some S3-compatible stores): size and time.
-            const changed = object.etag === undefined
-              ? again.object.lastModified.getTime() !== object.lastModified.getTime()
-              : again.object.etag !== object.etag;
+            // The store enforces the etag; objects without one (older embedded ones, some
+            // S3-compatible stores) are compared by size and time.
+            const changed = object.etag === undefined && again.object.lastModified.getTime() !== object.lastModified.getTime();
             if (changed || again.object.storedSize !== object.storedSize) {
               again.body.destroy();
               throw new ServiceError('OperationAborted', 'the object was replaced while it was being read: retry');

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { ServiceError } from '../../errors';
 import { COMMITTING_SUITE_ID, MESSAGE_ID_LENGTH, commitmentMatches, deriveCommitment, deriveContentKey } from './committing-key';
-import type { CseFormat } from './envelope';
+import { type CseFormat, invalidCiphertext } from './envelope';
 
 /** The AES-256-GCM parameters of an object's content. */
 export interface ContentKey {
@@ -27,16 +26,12 @@ export function newContentKey(format: CseFormat, dataKey: Buffer): { content: Co
 /** A stored object's content key; for V3, only once the data key reproduces the stored commitment. */
 export function storedContentKey(format: CseFormat, dataKey: Buffer, ivOrMessageId: Buffer, commitment: Buffer | undefined): ContentKey {
   if (format === 'v2') {
-    if (ivOrMessageId.length !== 12) throw invalid('x-amz-iv must be 12 bytes');
+    if (ivOrMessageId.length !== 12) throw invalidCiphertext('x-amz-iv must be 12 bytes');
     return { key: dataKey, iv: ivOrMessageId };
   }
-  if (ivOrMessageId.length !== MESSAGE_ID_LENGTH) throw invalid(`x-amz-i must be ${MESSAGE_ID_LENGTH} bytes`);
+  if (ivOrMessageId.length !== MESSAGE_ID_LENGTH) throw invalidCiphertext(`x-amz-i must be ${MESSAGE_ID_LENGTH} bytes`);
   if (!commitment || !commitmentMatches(deriveCommitment(dataKey, ivOrMessageId), commitment)) {
-    throw invalid('the key commitment does not match: the object or its metadata was altered');
+    throw invalidCiphertext('the key commitment does not match: the object or its metadata was altered');
   }
   return { key: deriveContentKey(dataKey, ivOrMessageId), iv: V3_CONTENT_IV, aad: COMMITTING_SUITE_ID };
-}
-
-function invalid(message: string): ServiceError {
-  return new ServiceError('InvalidCiphertextException', message);
 }

@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { ServiceError } from '../../errors';
 import { type CachedDataKey, type DataKeyCache, partitionId } from '../../envelope/data-key-cache';
 import type { KeyManagement } from '../../kms/key-management';
-import { CONTENT_ALGORITHM, type CseEnvelope, type CseFormat, type WrapAlgorithm } from './envelope';
+import { CONTENT_ALGORITHM, type CseEnvelope, type CseFormat, type WrapAlgorithm, invalidCiphertext } from './envelope';
 
 /**
  * How a CSE object's data key is protected: by KMS (`kms+context`, CSE-KMS) or by the customer's
@@ -55,9 +55,9 @@ export async function unwrapDataKey(envelope: CseEnvelope, wrapping: CseWrapping
   if (envelope.wrapAlgorithm === 'kms+context') {
     if (wrapping.kind !== 'kms') throw new ServiceError('InvalidRequest', 'the object was encrypted with CSE-KMS: it needs no customer key');
     const context = envelope.context;
-    if (context[RESERVED_CONTEXT_KEY] !== contentAlgorithm) throw invalid('the content algorithm does not match the encryption context');
+    if (context[RESERVED_CONTEXT_KEY] !== contentAlgorithm) throw invalidCiphertext('the content algorithm does not match the encryption context');
     for (const [k, v] of Object.entries(wrapping.encryptionContext)) {
-      if (context[k] !== v) throw invalid(`the object's encryption context lacks ${k}=${v}`);
+      if (context[k] !== v) throw invalidCiphertext(`the object's encryption context lacks ${k}=${v}`);
     }
     const decrypt = async (): Promise<CachedDataKey> => {
       const r = await wrapping.kms.decrypt({ ciphertextBlob: wrapped, encryptionContext: context });
@@ -66,11 +66,11 @@ export async function unwrapDataKey(envelope: CseEnvelope, wrapping: CseWrapping
     const key = wrapping.cache
       ? await wrapping.cache.forDecryption(partitionId('s3ec-decrypt', wrapped.toString('base64'), contentAlgorithm, context), decrypt)
       : await decrypt();
-    if (key.plaintextKey.length !== DATA_KEY) throw invalid('the data key is not 256 bits');
+    if (key.plaintextKey.length !== DATA_KEY) throw invalidCiphertext('the data key is not 256 bits');
     return { dataKey: key.plaintextKey, kmsKeyArn: key.keyArn };
   }
   if (wrapping.kind !== 'aes-gcm') throw new ServiceError('InvalidRequest', 'the object was encrypted with CSE-C: send its key in X-Customer-Key');
-  if (wrapped.length !== IV + DATA_KEY + TAG) throw invalid('the wrapped data key has the wrong length');
+  if (wrapped.length !== IV + DATA_KEY + TAG) throw invalidCiphertext('the wrapped data key has the wrong length');
   try {
     const decipher = createDecipheriv('aes-256-gcm', wrapping.customerKey, wrapped.subarray(0, IV));
     decipher.setAAD(Buffer.from(contentAlgorithm));
@@ -79,8 +79,4 @@ export async function unwrapDataKey(envelope: CseEnvelope, wrapping: CseWrapping
   } catch {
     throw new ServiceError('AccessDenied', "the customer key does not unwrap this object's data key");
   }
-}
-
-function invalid(message: string): ServiceError {
-  return new ServiceError('InvalidCiphertextException', message);
 }

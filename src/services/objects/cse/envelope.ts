@@ -30,7 +30,9 @@ export interface CseEnvelope {
   plaintextLength?: number;
 }
 
-const invalidEnvelope = (message: string) => new ServiceError('InvalidCiphertextException', `S3 Encryption Client metadata: ${message}`);
+/** Every way a CSE object can fail to decrypt (altered data or metadata, wrong key) is this 400. */
+export const invalidCiphertext = (message: string) => new ServiceError('InvalidCiphertextException', message);
+const invalidEnvelope = (message: string) => invalidCiphertext(`S3 Encryption Client metadata: ${message}`);
 
 const V2_ONLY = ['x-amz-key-v2', 'x-amz-iv', 'x-amz-cek-alg', 'x-amz-wrap-alg', 'x-amz-matdesc', 'x-amz-tag-len'];
 const V3_ONLY = ['x-amz-3', 'x-amz-c', 'x-amz-w', 'x-amz-t', 'x-amz-m', 'x-amz-d', 'x-amz-i'];

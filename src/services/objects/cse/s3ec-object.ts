@@ -3,7 +3,7 @@ import { PassThrough, type Readable, Transform } from 'node:stream';
 import { ServiceError } from '../../errors';
 import { type ContentKey, newContentKey, storedContentKey } from './content-key';
 import { type CseWrapping, unwrapDataKey, wrapDataKey } from './data-key-wrapping';
-import { type CseFormat, decodeEnvelope, encodeEnvelope } from './envelope';
+import { type CseFormat, decodeEnvelope, encodeEnvelope, invalidCiphertext } from './envelope';
 
 /**
  * Objects in the Amazon S3 Encryption Client's formats, so the official clients (Java, Go, .NET,
@@ -15,7 +15,7 @@ export const IN_MEMORY_VERIFY_BOUND = 8 * 1024 * 1024;
 export const DEFAULT_CSE_FORMAT: CseFormat = 'v3';
 const TAG = 16;
 
-const authenticationFailed = () => new ServiceError('InvalidCiphertextException', 'the object failed authentication: it was altered or the key is wrong');
+const authenticationFailed = () => invalidCiphertext('the object failed authentication: it was altered or the key is wrong');
 
 /** Encrypts a stream; the metadata is known before the first byte, as an upload needs. */
 export async function encryptObject(plaintext: Readable, wrapping: CseWrapping, options: { format?: CseFormat; plaintextLength?: number } = {}) {
@@ -59,7 +59,7 @@ export async function decryptObject(input: {
   wrapping: CseWrapping;
 }): Promise<{ plaintext: Readable; plaintextLength: number; kmsKeyArn?: string }> {
   const envelope = decodeEnvelope(input.metadata);
-  if (input.ciphertextLength < TAG) throw new ServiceError('InvalidCiphertextException', 'the object is shorter than its tag');
+  if (input.ciphertextLength < TAG) throw invalidCiphertext('the object is shorter than its tag');
   const { dataKey, kmsKeyArn } = await unwrapDataKey(envelope, input.wrapping);
   let content: ContentKey;
   try {
@@ -118,7 +118,7 @@ export async function decryptObject(input: {
         d.final();
         done();
       } catch {
-        done(new ServiceError('InvalidCiphertextException', 'the object changed between verification and decryption'));
+        done(invalidCiphertext('the object changed between verification and decryption'));
       }
     },
     // Ended, failed or abandoned by the client: the key goes and the source is released.
@@ -152,7 +152,7 @@ async function verifyPass(source: Readable, content: ContentKey): Promise<Buffer
     d.update(joined.subarray(0, cut));
     tail = Buffer.from(joined.subarray(cut));
   }
-  if (tail.length !== TAG) throw new ServiceError('InvalidCiphertextException', 'the object is shorter than its tag');
+  if (tail.length !== TAG) throw invalidCiphertext('the object is shorter than its tag');
   d.setAuthTag(tail);
   try {
     d.final();
