@@ -1,6 +1,5 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { PassThrough, type Readable, Transform } from 'node:stream';
-import { ServiceError } from '../../errors';
 import { type ContentKey, newContentKey, storedContentKey } from './content-key';
 import { type CseWrapping, unwrapDataKey, wrapDataKey } from './data-key-wrapping';
 import { type CseFormat, decodeEnvelope, encodeEnvelope, invalidCiphertext } from './envelope';
