@@ -10,7 +10,7 @@ import { createApp } from '../src/app';
 import { composeServices } from '../src/compose';
 import { loadConfig } from '../src/config';
 import { silentLogger } from '../src/logger';
-import { DataKeyCache } from '../src/services/envelope/data-key-cache';
+import { DataKeyCache } from '../src/services/data-key-cache/data-key-cache';
 import { EnvelopeService } from '../src/services/envelope/envelope-service';
 import { EmbeddedKms } from '../src/services/kms/embedded/embedded-kms';
 import type { KeyManagement } from '../src/services/kms/key-management';

@@ -366,7 +366,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List buckets */
+        /** List buckets, by name */
         get: operations["listBuckets"];
         put?: never;
         post?: never;
@@ -773,6 +773,8 @@ export interface components {
             name: string;
         };
         BucketList: {
+            nextMarker?: string;
+            truncated: boolean;
             buckets: {
                 name: string;
                 /** Format: date-time */
@@ -1606,7 +1608,12 @@ export interface operations {
     };
     listBuckets: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size, 1-1000 (default 100) */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextMarker` of the previous page */
+                marker?: components["parameters"]["Marker"];
+            };
             header?: never;
             path?: never;
             cookie?: never;

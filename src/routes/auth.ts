@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import type { TokenVerifier } from '../services/auth';
+import type { TokenVerifier } from '../services/auth/root-token';
 import { ServiceError } from '../services/errors';
 
 /** Requires `Authorization: Bearer TOKEN` with a token the verifier accepts. */

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { parseContextHeader } from '../services/envelope/context-header';
+import { parseContextHeader } from './context-header';
 import { type EnvelopeService, envelopeError } from '../services/envelope/envelope-service';
 import { sendStream } from './send-stream';
 import type { Request } from 'express';

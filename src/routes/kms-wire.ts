@@ -1,10 +1,10 @@
 import express, { Router, type Response } from 'express';
 import type { Logger } from '../logger';
 import { ServiceError, isServiceError } from '../services/errors';
-import { kmsOperations } from '../services/kms-protocol/kms-operations';
-import type { AccessKey } from '../services/kms-protocol/root-credentials';
-import { verifySigV4 } from '../services/kms-protocol/sigv4-verifier';
-import { WireInput } from '../services/kms-protocol/wire-input';
+import { kmsOperations } from './kms-protocol/kms-operations';
+import type { AccessKey } from '../services/auth/root-credentials';
+import { verifySigV4 } from './kms-protocol/sigv4-verifier';
+import { WireInput } from './kms-protocol/wire-input';
 import type { KeyManagement } from '../services/kms/key-management';
 import { statusByCode } from './error-status';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { ServiceError } from '../services/errors';
-import { parseContextHeader } from '../services/envelope/context-header';
+import { parseContextHeader } from './context-header';
 import type { CseFormat } from '../services/objects/cse/envelope';
 import type { EncryptionMode, ObjectDescription } from '../services/objects/encryption-mode';
 import type { ObjectService } from '../services/objects/object-service';

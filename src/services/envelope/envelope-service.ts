@@ -6,7 +6,7 @@ import {
 import { type Duplex, PassThrough, type Readable } from 'node:stream';
 import { ServiceError, isServiceError } from '../errors';
 import type { EncryptionContext, KeyManagement } from '../kms/key-management';
-import type { DataKeyCache } from './data-key-cache';
+import type { DataKeyCache } from '../data-key-cache/data-key-cache';
 import { PortKeyring } from './port-keyring';
 
 /** The suite Coffer writes: committing, unsigned (0x0478), so decryption can stream frame by frame. */

@@ -8,7 +8,7 @@ import {
 import { createHash } from 'node:crypto';
 import { ServiceError, isServiceError } from '../errors';
 import type { KeyManagement } from '../kms/key-management';
-import { type CachedDataKey, type DataKeyCache, partitionId } from './data-key-cache';
+import { type CachedDataKey, type DataKeyCache, partitionId } from '../data-key-cache/data-key-cache';
 
 /** The provider id AWS KMS keyrings write into messages; other Encryption SDKs look for it. */
 const KMS_PROVIDER_ID = 'aws-kms';

@@ -1,3 +1,5 @@
+import type { Page, Paginated } from '../pagination';
+
 /**
  * The KeyManagement port: everything Coffer asks of a KMS. The embedded engine and the AWS SDK
  * adapter implement it; routes, the envelope service and the object store depend only on it.
@@ -49,11 +51,6 @@ export interface CreateKeyInput {
   tags?: Tag[];
 }
 
-export interface Page {
-  limit?: number;
-  marker?: string;
-}
-
 export interface KeyListEntry {
   keyId: string;
   keyArn: string;
@@ -65,12 +62,6 @@ export interface AliasListEntry {
   targetKeyId?: string;
   creationDate?: Date;
   lastUpdatedDate?: Date;
-}
-
-export interface Paginated<T> {
-  items: T[];
-  nextMarker?: string;
-  truncated: boolean;
 }
 
 export interface GenerateDataKeyInput {

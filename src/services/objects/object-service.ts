@@ -3,8 +3,9 @@ import type { Readable } from 'node:stream';
 
 import { seal, unseal } from '../crypto/sealing';
 import { ServiceError, invalid } from '../errors';
-import type { DataKeyCache } from '../envelope/data-key-cache';
-import type { KeyManagement, Page, Paginated } from '../kms/key-management';
+import type { DataKeyCache } from '../data-key-cache/data-key-cache';
+import type { KeyManagement } from '../kms/key-management';
+import { type Page, type Paginated, paginate } from '../pagination';
 import type { ObjectStore, StoredObject } from '../storage/object-store';
 import type { EncryptionMode, ObjectDescription, PutOptions } from './encryption-mode';
 import type { CseWrapping } from './cse/data-key-wrapping';
@@ -40,7 +41,9 @@ export class ObjectService {
 
   createBucket = (bucket: string) => this.store.createBucket(bucket);
   deleteBucket = (bucket: string) => this.store.deleteBucket(bucket);
-  listBuckets = () => this.store.listBuckets();
+  async listBuckets(page: Page): Promise<Paginated<{ name: string; creationDate: Date }>> {
+    return paginate(await this.store.listBuckets(), page, (b) => b.name, (b) => b);
+  }
 
   async put(bucket: string, key: string, body: Readable, options: PutOptions): Promise<ObjectDescription> {
     const metadata: Record<string, string> = { [META.mode]: options.mode };

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ServiceError } from '../errors';
 import { fsyncDirectory, writeFileAtomic } from '../files/atomic-file';
-import type { Page, Paginated } from '../kms/key-management';
+import { type Page, type Paginated, pageSize, paginate } from '../pagination';
 import type { ObjectStore, StoredObject } from './object-store';
 import { checkBucketName, checkObjectKey } from './s3-names';
 
@@ -163,11 +163,17 @@ export class EmbeddedObjectStore implements ObjectStore {
   }
 
   async listObjects(bucket: string, options: Page & { prefix?: string }): Promise<Paginated<StoredObject>> {
+    pageSize(options);
     const dir = await this.requireBucket(bucket);
     const objects: StoredObject[] = [];
     for (const name of await fs.readdir(dir)) {
       if (!name.endsWith('.obj')) continue;
-      const handle = await fs.open(path.join(dir, name), 'r');
+      // An object deleted since readdir is simply not listed.
+      const handle = await fs.open(path.join(dir, name), 'r').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      });
+      if (!handle) continue;
       try {
         const object = await readTrailer(bucket, handle);
         if (!options.prefix || object.key.startsWith(options.prefix)) objects.push(object);
@@ -175,14 +181,7 @@ export class EmbeddedObjectStore implements ObjectStore {
         await handle.close();
       }
     }
-    objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const after = options.marker === undefined ? undefined : Buffer.from(options.marker, 'base64url').toString('utf8');
-    const start = after === undefined ? 0 : objects.findIndex((o) => o.key > after);
-    const limit = options.limit ?? 1000;
-    const items = start < 0 ? [] : objects.slice(start, start + limit);
-    const truncated = start >= 0 && start + limit < objects.length;
-    const last = items[items.length - 1];
-    return { items, truncated, nextMarker: truncated && last ? Buffer.from(last.key).toString('base64url') : undefined };
+    return paginate(objects, options, (o) => o.key, (o) => o);
   }
 
   private async open(bucket: string, key: string) {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Page, Paginated } from '../kms/key-management';
+import type { Page, Paginated } from '../pagination';
 
 /** What the store knows of an object: its stored (possibly encrypted) bytes and their metadata. */
 export interface StoredObject {

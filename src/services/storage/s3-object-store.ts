@@ -3,7 +3,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ServiceError, isErrorCode } from '../errors';
-import type { Page, Paginated } from '../kms/key-management';
+import { type Page, type Paginated, pageSize } from '../pagination';
 import type { ObjectStore, ServerSideEncryption, StoredObject } from './object-store';
 import { checkBucketName, checkObjectKey } from './s3-names';
 
@@ -130,7 +130,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async listObjects(bucket: string, options: Page & { prefix?: string }): Promise<Paginated<StoredObject>> {
     checkBucketName(bucket);
-    const r = await this.call(bucket, this.s3.listObjectsV2({ Bucket: bucket, Prefix: options.prefix, MaxKeys: options.limit ?? 1000, ContinuationToken: options.marker }));
+    const r = await this.call(bucket, this.s3.listObjectsV2({ Bucket: bucket, Prefix: options.prefix, MaxKeys: pageSize(options), ContinuationToken: options.marker }));
     const items = await Promise.all((r.Contents ?? []).map((c) => this.headObject(bucket, c.Key ?? '').catch((err: unknown): StoredObject => {
       // S3 refuses to HEAD an SSE-C object without its key; the listing still knows it is one.
       if (!(err instanceof ServiceError && err.code === 'InvalidRequest')) throw err;

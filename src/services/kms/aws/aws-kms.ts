@@ -1,30 +1,6 @@
 import { KMS, type KMSClientConfig, type KeyMetadata as AwsKeyMetadata } from '@aws-sdk/client-kms';
-import type {
-  AliasListEntry,
-  CreateKeyInput,
-  DecryptInput,
-  DecryptResult,
-  EncryptInput,
-  EncryptResult,
-  GenerateDataKeyInput,
-  GenerateDataKeyResult,
-  ImportKeyMaterialInput,
-  ImportParameters,
-  KeyListEntry,
-  KeyManagement,
-  KeyMetadata,
-  KeyState,
-  Page,
-  Paginated,
-  ReEncryptInput,
-  ReEncryptResult,
-  RotationEntry,
-  RotationStatus,
-  ScheduleDeletionResult,
-  Tag,
-  WrappingAlgorithm,
-  WrappingKeySpec,
-} from '../key-management';
+import type { AliasListEntry, CreateKeyInput, DecryptInput, DecryptResult, EncryptInput, EncryptResult, GenerateDataKeyInput, GenerateDataKeyResult, ImportKeyMaterialInput, ImportParameters, KeyListEntry, KeyManagement, KeyMetadata, KeyState, ReEncryptInput, ReEncryptResult, RotationEntry, RotationStatus, ScheduleDeletionResult, Tag, WrappingAlgorithm, WrappingKeySpec } from '../key-management';
+import type { Page, Paginated } from '../../pagination';
 import { fromAwsError, required } from './aws-error';
 
 const buf = (b: Uint8Array | undefined, what: string) => Buffer.from(required(b, what));

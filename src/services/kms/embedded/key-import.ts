@@ -1,4 +1,4 @@
-import { constants, createPrivateKey, generateKeyPair, privateDecrypt } from 'node:crypto';
+import { constants, createHmac, createPrivateKey, generateKeyPair, privateDecrypt } from 'node:crypto';
 import { promisify } from 'node:util';
 import { ServiceError, invalid } from '../../errors';
 import type { WrappingAlgorithm, WrappingKeySpec } from '../key-management';
@@ -73,4 +73,9 @@ export function unwrapKeyMaterial(token: ImportToken, wrapped: Buffer): Buffer {
     throw new ServiceError('IncorrectKeyMaterialException', 'symmetric key material must be exactly 32 bytes');
   }
   return material;
+}
+
+/** Identifies imported material without keeping it: a key only ever takes the material it first took. */
+export function importedMaterialDigest(rootKey: Buffer, keyId: string, material: Buffer): string {
+  return createHmac('sha256', rootKey).update(`imported:${keyId}:`).update(material).digest('base64');
 }

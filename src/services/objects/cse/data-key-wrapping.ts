@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { ServiceError } from '../../errors';
-import { type CachedDataKey, type DataKeyCache, partitionId } from '../../envelope/data-key-cache';
+import { type CachedDataKey, type DataKeyCache, partitionId } from '../../data-key-cache/data-key-cache';
 import type { KeyManagement } from '../../kms/key-management';
 import { CONTENT_ALGORITHM, type CseEnvelope, type CseFormat, type WrapAlgorithm, invalidCiphertext } from './envelope';
 

@@ -1,5 +1,6 @@
-import { ServiceError } from '../errors';
-import type { EncryptionContext, Page, Tag } from '../kms/key-management';
+import { ServiceError } from '../../services/errors';
+import type { EncryptionContext, Tag } from '../../services/kms/key-management';
+import type { Page } from '../../services/pagination';
 
 type Json = Record<string, unknown>;
 

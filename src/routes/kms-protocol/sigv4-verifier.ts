@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { ServiceError } from '../errors';
+import { ServiceError } from '../../services/errors';
 
 /** What SigV4 verification needs of an HTTP request. Header names are lower case. */
 export interface SignedRequest {

@@ -1,4 +1,4 @@
-import { DataKeyCache } from '../../../src/services/envelope/data-key-cache';
+import { DataKeyCache } from '../../../src/services/data-key-cache/data-key-cache';
 import { createMetrics } from '../../../src/services/metrics';
 
 const limits = { maxAgeSeconds: 60, maxMessagesPerKey: 3, maxBytesPerKey: 100, capacity: 2 };

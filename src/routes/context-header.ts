@@ -1,5 +1,5 @@
-import { invalid } from '../errors';
-import type { EncryptionContext } from '../kms/key-management';
+import { invalid } from '../services/errors';
+import type { EncryptionContext } from '../services/kms/key-management';
 
 /**
  * Parses `X-Encryption-Context: k1=v1,k2=v2`. Keys and values are percent-decoded, so a `,`, `=`

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
-import { readOrCreateSecretFile } from './files/atomic-file';
+import { readOrCreateSecretFile } from '../files/atomic-file';
 
 /** Checks bearer tokens. Tokens are compared by digest in constant time. */
 export interface TokenVerifier {

@@ -1,5 +1,6 @@
-import { ServiceError } from '../errors';
-import type { KeyManagement, KeyMetadata, Paginated } from '../kms/key-management';
+import { ServiceError } from '../../services/errors';
+import type { KeyManagement, KeyMetadata } from '../../services/kms/key-management';
+import type { Paginated } from '../../services/pagination';
 import { WireInput } from './wire-input';
 
 type Json = Record<string, unknown>;

@@ -1,0 +1,201 @@
+import { ServiceError, invalid } from '../../errors';
+import type { ExpirationModel, KeyOrigin, Tag } from '../key-management';
+import type { KeyRecord } from './key-record';
+
+/**
+ * What a key's state allows and how each change makes a new record, as AWS KMS defines it.
+ * Pure functions: they never mutate the record they are given, touch no disk and read no clock
+ * (`now` is passed in), so each rule is tested on its own.
+ */
+
+export const DAY = 86_400_000;
+export const MAX_ON_DEMAND_ROTATIONS = 25;
+
+/** Seals a new key material for the key's next version (the caller knows the root key). */
+export type SealMaterial = (version: number) => string;
+
+export function stateError(key: KeyRecord): ServiceError {
+  return new ServiceError('KMSInvalidStateException', `key ${key.keyId} is ${key.state}`);
+}
+
+function disabledError(key: KeyRecord): ServiceError {
+  return new ServiceError('DisabledException', `key ${key.keyId} is disabled`);
+}
+
+export function newKeyRecord(input: {
+  keyId: string;
+  now: number;
+  description?: string;
+  origin: KeyOrigin;
+  tags: Tag[];
+  sealMaterial: SealMaterial;
+}): KeyRecord {
+  const external = input.origin === 'EXTERNAL';
+  return {
+    keyId: input.keyId,
+    creationDate: input.now,
+    description: input.description ?? '',
+    origin: input.origin,
+    state: external ? 'PendingImport' : 'Enabled',
+    tags: checkTags(input.tags),
+    sealedMaterials: external ? [] : [input.sealMaterial(0)],
+    rotation: { enabled: false, periodDays: 365 },
+    rotations: [],
+  };
+}
+
+/** The single gate for cryptographic use: only an Enabled key encrypts or decrypts. */
+export function checkUsable(key: KeyRecord): void {
+  if (key.state === 'Enabled') return;
+  throw key.state === 'Disabled' ? disabledError(key) : stateError(key);
+}
+
+export function enabled(key: KeyRecord): KeyRecord {
+  if (key.state === 'PendingDeletion' || key.state === 'PendingImport') throw stateError(key);
+  return { ...key, state: 'Enabled' };
+}
+
+export function disabled(key: KeyRecord): KeyRecord {
+  if (key.state === 'PendingDeletion' || key.state === 'PendingImport') throw stateError(key);
+  return { ...key, state: 'Disabled' };
+}
+
+export function checkDeletionWindow(days: number): void {
+  if (!Number.isInteger(days) || days < 7 || days > 30) throw invalid(`pendingWindowInDays must be an integer from 7 to 30 (got ${days})`);
+}
+
+export function scheduledForDeletion(key: KeyRecord, now: number, windowDays: number): KeyRecord {
+  checkDeletionWindow(windowDays);
+  if (key.state === 'PendingDeletion') throw stateError(key);
+  return { ...key, state: 'PendingDeletion', pendingWindowInDays: windowDays, deletionDate: now + windowDays * DAY };
+}
+
+/** As AWS KMS: a key whose deletion is cancelled comes back Disabled (or still awaiting import). */
+export function deletionCancelled(key: KeyRecord): KeyRecord {
+  if (key.state !== 'PendingDeletion') throw stateError(key);
+  const { deletionDate: _date, pendingWindowInDays: _window, ...rest } = key;
+  return { ...rest, state: key.origin === 'EXTERNAL' && key.sealedMaterials.length === 0 ? 'PendingImport' : 'Disabled' };
+}
+
+function unsupportedForImported(): ServiceError {
+  return new ServiceError('UnsupportedOperationException', 'keys with imported key material cannot be rotated');
+}
+
+/** Rotation status may be read of any key made in KMS that is not pending deletion. */
+export function checkRotationReadable(key: KeyRecord): void {
+  if (key.origin === 'EXTERNAL') throw unsupportedForImported();
+  if (key.state === 'PendingDeletion') throw stateError(key);
+}
+
+export function checkRotatable(key: KeyRecord): void {
+  if (key.origin === 'EXTERNAL') throw unsupportedForImported();
+  if (key.state === 'Disabled') throw disabledError(key);
+  if (key.state !== 'Enabled') throw stateError(key);
+}
+
+export function checkRotationPeriod(days: number): void {
+  if (!Number.isInteger(days) || days < 90 || days > 2560) {
+    throw invalid(`rotationPeriodInDays must be an integer from 90 to 2560 (got ${days})`);
+  }
+}
+
+export function withAutomaticRotation(key: KeyRecord, now: number, periodDays: number): KeyRecord {
+  checkRotationPeriod(periodDays);
+  checkRotatable(key);
+  return { ...key, rotation: { enabled: true, periodDays, nextRotationDate: now + periodDays * DAY } };
+}
+
+export function withoutAutomaticRotation(key: KeyRecord): KeyRecord {
+  checkRotatable(key);
+  return { ...key, rotation: { enabled: false, periodDays: key.rotation.periodDays } };
+}
+
+/** A new material version; every earlier one keeps decrypting. */
+export function rotated(key: KeyRecord, now: number, type: 'AUTOMATIC' | 'ON_DEMAND', seal: SealMaterial): KeyRecord {
+  if (type === 'ON_DEMAND') {
+    checkRotatable(key);
+    if (key.rotations.filter((r) => r.type === 'ON_DEMAND').length >= MAX_ON_DEMAND_ROTATIONS) {
+      throw new ServiceError('LimitExceededException', `a key can be rotated on demand at most ${MAX_ON_DEMAND_ROTATIONS} times`);
+    }
+  }
+  return {
+    ...key,
+    sealedMaterials: [...key.sealedMaterials, seal(key.sealedMaterials.length)],
+    rotations: [...key.rotations, { date: now, type }],
+  };
+}
+
+/** Only keys created with origin EXTERNAL take imported material, and not while pending deletion. */
+export function checkExternal(key: KeyRecord): void {
+  if (key.origin !== 'EXTERNAL') {
+    throw new ServiceError('UnsupportedOperationException', 'only keys created with origin EXTERNAL take imported key material');
+  }
+  if (key.state === 'PendingDeletion') throw stateError(key);
+}
+
+export interface MaterialImport {
+  /** HMAC of the material: a key only ever takes the material it first took. */
+  digest: string;
+  expirationModel: ExpirationModel;
+  validTo?: number;
+  seal: SealMaterial;
+}
+
+export function checkExpiration(model: ExpirationModel, validTo: number | undefined, now: number): void {
+  if (model === 'KEY_MATERIAL_EXPIRES' && validTo === undefined) throw invalid('validTo is required when expirationModel is KEY_MATERIAL_EXPIRES');
+  if (model === 'KEY_MATERIAL_DOES_NOT_EXPIRE' && validTo !== undefined) throw invalid('validTo must be omitted when the key material does not expire');
+  if (validTo !== undefined && validTo <= now) throw invalid('validTo must be in the future');
+}
+
+export function withImportedMaterial(key: KeyRecord, input: MaterialImport): KeyRecord {
+  checkExternal(key);
+  if (key.imported && key.imported.materialDigest !== input.digest) {
+    throw new ServiceError('IncorrectKeyMaterialException', 'this key had other key material: import the same material again');
+  }
+  const imported = { materialDigest: input.digest, expirationModel: input.expirationModel, validTo: input.validTo };
+  if (key.state !== 'PendingImport') return { ...key, imported };
+  return { ...key, imported, state: 'Enabled', sealedMaterials: [input.seal(0)] };
+}
+
+export function withoutImportedMaterial(key: KeyRecord): KeyRecord {
+  checkExternal(key);
+  return dropImportedMaterial(key);
+}
+
+function dropImportedMaterial(key: KeyRecord): KeyRecord {
+  const imported = key.imported && { materialDigest: key.imported.materialDigest, expirationModel: key.imported.expirationModel };
+  return {
+    ...key,
+    sealedMaterials: [],
+    state: key.state === 'PendingDeletion' ? 'PendingDeletion' : 'PendingImport',
+    ...(imported ? { imported } : {}),
+  };
+}
+
+/** What time has made due for a key: its deletion, its imported material's expiry, a rotation. */
+export type DueChange = 'delete' | 'expire-material' | 'rotate';
+
+export function dueChange(key: KeyRecord, now: number): DueChange | undefined {
+  if (key.state === 'PendingDeletion' && key.deletionDate !== undefined && key.deletionDate <= now) return 'delete';
+  if (key.imported?.validTo !== undefined && key.imported.validTo <= now && key.sealedMaterials.length > 0) return 'expire-material';
+  const next = key.rotation.nextRotationDate;
+  if (key.rotation.enabled && next !== undefined && next <= now && key.state === 'Enabled') return 'rotate';
+  return undefined;
+}
+
+/** The record after an expiry or an automatic rotation (a due deletion removes the record instead). */
+export function afterDueChange(key: KeyRecord, change: Exclude<DueChange, 'delete'>, now: number, seal: SealMaterial): KeyRecord {
+  if (change === 'expire-material') return dropImportedMaterial(key);
+  const next = rotated(key, now, 'AUTOMATIC', seal);
+  return { ...next, rotation: { ...next.rotation, nextRotationDate: now + key.rotation.periodDays * DAY } };
+}
+
+export function checkTags(tags: Tag[]): Tag[] {
+  const seen = new Set<string>();
+  for (const t of tags) {
+    if (seen.has(t.tagKey)) throw new ServiceError('TagException', `tag key ${t.tagKey} appears twice`);
+    if (t.tagKey.startsWith('aws:')) throw new ServiceError('TagException', 'tag keys beginning with aws: are reserved');
+    seen.add(t.tagKey);
+  }
+  return tags.map((t) => ({ tagKey: t.tagKey, tagValue: t.tagValue }));
+}

@@ -1,0 +1,104 @@
+import type { Logger } from '../../../logger';
+import { type ArnScope, parseKmsArn } from '../../arn';
+import { ServiceError } from '../../errors';
+import type { BlobCipher } from './blob-cipher';
+import * as lifecycle from './key-lifecycle';
+import type { KeyRecord } from './key-record';
+import type { KeyStore, KeyStoreDraft } from './key-store';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const notFound = (ref: string) => new ServiceError('NotFoundException', `key ${ref} does not exist`);
+
+/**
+ * Keys as they stand now: a reference (key id, key ARN, alias name, alias ARN) resolved to a
+ * record, after what time has made due (a deletion date, an expiry, an automatic rotation) is
+ * applied and durable, and after any change to it still in flight has settled.
+ */
+export class LiveKeys {
+  constructor(
+    private readonly store: KeyStore,
+    private readonly cipher: BlobCipher,
+    private readonly scope: ArnScope,
+    private readonly clock: () => number,
+    private readonly logger: Logger,
+  ) {}
+
+  /** A key to read or use. */
+  async read(ref: string): Promise<KeyRecord> {
+    for (;;) {
+      const { keyId, aliasName } = this.locate(ref, (name) => this.store.alias(name)?.targetKeyId);
+      const pending = this.store.settled(keyId, aliasName);
+      if (pending) {
+        await pending;
+        continue;
+      }
+      const key = keyId === undefined ? undefined : this.store.key(keyId);
+      if (!key) throw notFound(ref);
+      if (lifecycle.dueChange(key, this.clock()) === undefined) return key;
+      await this.store.transaction((tx) => this.applyDue(tx, key.keyId));
+    }
+  }
+
+  /** The key a reference names inside a transaction, with its due change applied. */
+  resolveIn(tx: KeyStoreDraft, ref: string): KeyRecord {
+    const { keyId } = this.locate(ref, (name) => tx.alias(name)?.targetKeyId);
+    const key = keyId === undefined ? undefined : this.applyDue(tx, keyId);
+    if (!key) throw notFound(ref);
+    return key;
+  }
+
+  /** One change to one key in one transaction; the check inside `next` and the write cannot be split. */
+  async change(ref: string, next: (key: KeyRecord) => KeyRecord): Promise<KeyRecord> {
+    await this.read(ref);
+    return this.store.transaction((tx) => {
+      const changed = next(this.resolveIn(tx, ref));
+      tx.putKey(changed);
+      return changed;
+    });
+  }
+
+  /** Applies every due change in one transaction (each minute, and before a listing). */
+  async sweep(): Promise<void> {
+    await this.store
+      .transaction((tx) => {
+        for (const key of this.store.allKeys()) this.applyDue(tx, key.keyId);
+      })
+      .catch((err: unknown) => this.logger.error('kms sweep could not persist', { error: (err as Error).message }));
+  }
+
+  sealFor(key: KeyRecord): lifecycle.SealMaterial {
+    return (version) => this.cipher.sealMaterial(key.keyId, version);
+  }
+
+  /** A key id and the alias it was named by; neither when the reference cannot be one of ours. */
+  private locate(ref: string, aliasTarget: (name: string) => string | undefined): { keyId?: string; aliasName?: string } {
+    let name = ref;
+    if (ref.startsWith('arn:')) {
+      const arn = parseKmsArn(ref);
+      if (!arn || arn.region !== this.scope.region || arn.accountId !== this.scope.accountId) return {};
+      name = arn.resource;
+    }
+    if (name.startsWith('alias/')) return { aliasName: name, keyId: aliasTarget(name) };
+    return UUID.test(name) ? { keyId: name } : {};
+  }
+
+  /** Applies a key's due change in `tx`; returns the key after it, or undefined when it is gone. */
+  private applyDue(tx: KeyStoreDraft, keyId: string): KeyRecord | undefined {
+    const key = tx.key(keyId);
+    if (!key) return undefined;
+    const now = this.clock();
+    const change = lifecycle.dueChange(key, now);
+    if (change === undefined) return key;
+    if (change === 'delete') {
+      tx.deleteKey(keyId);
+      for (const [name, alias] of [...tx.aliases()]) if (alias.targetKeyId === keyId) tx.deleteAlias(name);
+      this.cipher.forget(key);
+      return undefined;
+    }
+    if (change === 'expire-material') this.cipher.forget(key);
+    const next = lifecycle.afterDueChange(key, change, now, this.sealFor(key));
+    tx.putKey(next);
+    return next;
+  }
+}
