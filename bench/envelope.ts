@@ -1,4 +1,10 @@
-import { AlgorithmSuiteIdentifier, CommitmentPolicy, RawAesKeyringNode, RawAesWrappingSuiteIdentifier, buildClient } from '@aws-crypto/client-node';
+import {
+  AlgorithmSuiteIdentifier,
+  CommitmentPolicy,
+  RawAesKeyringNode,
+  RawAesWrappingSuiteIdentifier,
+  buildClient,
+} from '@aws-crypto/client-node';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -36,12 +42,24 @@ function rawGcm(): Transform {
 
 function postStream(url: string, size: number, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/octet-stream', 'Content-Length': String(size), ...headers } }, (res) => {
-      const s = sink();
-      res.pipe(s);
-      res.on('end', () => (res.statusCode === 200 ? resolve(s.bytes) : reject(new Error(`status ${res.statusCode}`))));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${TOKEN}`,
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': String(size),
+          ...headers,
+        },
+      },
+      (res) => {
+        const s = sink();
+        res.pipe(s);
+        res.on('end', () => (res.statusCode === 200 ? resolve(s.bytes) : reject(new Error(`status ${res.statusCode}`))));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     generated(size, block).pipe(req);
   });
@@ -68,7 +86,10 @@ async function latencies(service: EnvelopeService, useCache: boolean, concurrenc
     while (next < 200) {
       next += 1;
       const start = performance.now();
-      await pipeThrough(generated(1024, block), service.encrypt({ keyId: 'alias/bench', encryptionContext: { run: `${useCache}-${concurrency}` }, useCache }));
+      await pipeThrough(
+        generated(1024, block),
+        service.encrypt({ keyId: 'alias/bench', encryptionContext: { run: `${useCache}-${concurrency}` }, useCache }),
+      );
       times.push(performance.now() - start);
     }
   };
@@ -80,7 +101,11 @@ async function latencies(service: EnvelopeService, useCache: boolean, concurrenc
 async function peakRssOfServer(size: number): Promise<{ before: number; after: number; seconds: number }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'coffer-bench-rss-'));
   const server = await startServerProcess(dataDir);
-  await fetch(`${server.url}/v1/keys`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ alias: 'alias/bench' }) });
+  await fetch(`${server.url}/v1/keys`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ alias: 'alias/bench' }),
+  });
   await postStream(`${server.url}/v1/envelope/encrypt`, 2 ** 20, { 'X-Kms-Key-Id': 'alias/bench' });
   const before = server.peakRssMiB();
   const start = performance.now();
@@ -102,32 +127,60 @@ export async function run(): Promise<void> {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/envelope/encrypt`;
 
   const sdk = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
-  const rawKeyring = new RawAesKeyringNode({ keyName: 'k', keyNamespace: 'bench', unencryptedMasterKey: randomBytes(32), wrappingSuite: RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING });
+  const rawKeyring = new RawAesKeyringNode({
+    keyName: 'k',
+    keyNamespace: 'bench',
+    unencryptedMasterKey: randomBytes(32),
+    wrappingSuite: RawAesWrappingSuiteIdentifier.AES256_GCM_IV12_TAG16_NO_PADDING,
+  });
   const suiteId = AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY;
 
-  console.log(`\nEnvelope encryption throughput, MB/s (frame ${config.envelopeFrameLength} bytes; ratios against raw AES-256-GCM in this process)`);
+  console.log(
+    `\nEnvelope encryption throughput, MB/s (frame ${config.envelopeFrameLength} bytes; ratios against raw AES-256-GCM in this process)`,
+  );
   console.log('size      HTTP      service   ESDK 64K  ESDK 4K   raw GCM   HTTP/raw  svc/raw  ESDK64/raw ESDK4/raw');
   for (const size of SIZES) {
     const budget = size >= 64 * 2 ** 20 ? 3000 : 1500;
     const httpMbs = await throughput(size, async () => void (await postStream(url, size, { 'X-Kms-Key-Id': 'alias/bench' })), budget);
-    const svc = await throughput(size, () => pipeThrough(generated(size, block), services.envelope.encrypt({ keyId: 'alias/bench', encryptionContext: {}, useCache: true })), budget);
-    const esdk64 = await throughput(size, () => pipeThrough(generated(size, block), sdk.encryptStream(rawKeyring, { suiteId, frameLength: 65536 })), budget);
-    const esdk4 = await throughput(size, () => pipeThrough(generated(size, block), sdk.encryptStream(rawKeyring, { suiteId, frameLength: 4096 })), budget);
+    const svc = await throughput(
+      size,
+      () => pipeThrough(generated(size, block), services.envelope.encrypt({ keyId: 'alias/bench', encryptionContext: {}, useCache: true })),
+      budget,
+    );
+    const esdk64 = await throughput(
+      size,
+      () => pipeThrough(generated(size, block), sdk.encryptStream(rawKeyring, { suiteId, frameLength: 65536 })),
+      budget,
+    );
+    const esdk4 = await throughput(
+      size,
+      () => pipeThrough(generated(size, block), sdk.encryptStream(rawKeyring, { suiteId, frameLength: 4096 })),
+      budget,
+    );
     const raw = await throughput(size, () => pipeThrough(generated(size, block), rawGcm()), budget);
-    console.log(`${label(size)} ${fmt(httpMbs)} ${fmt(svc)} ${fmt(esdk64)} ${fmt(esdk4)} ${fmt(raw)} ${fmt(httpMbs / raw, 3)} ${fmt(svc / raw, 3)} ${fmt(esdk64 / raw, 3)} ${fmt(esdk4 / raw, 3)}`);
+    console.log(
+      `${label(size)} ${fmt(httpMbs)} ${fmt(svc)} ${fmt(esdk64)} ${fmt(esdk4)} ${fmt(raw)} ${fmt(httpMbs / raw, 3)} ${fmt(svc / raw, 3)} ${fmt(esdk64 / raw, 3)} ${fmt(esdk4 / raw, 3)}`,
+    );
   }
   server.close();
   await services.close();
 
   console.log('\nPeak RSS of the service process while streaming 1 GiB through POST /v1/envelope/encrypt');
   const rss = await peakRssOfServer(2 ** 30);
-  console.log(`peak RSS before ${rss.before.toFixed(0)} MiB, after 1 GiB ${rss.after.toFixed(0)} MiB (${(2 ** 30 / 1e6 / rss.seconds).toFixed(0)} MB/s)`);
+  console.log(
+    `peak RSS before ${rss.before.toFixed(0)} MiB, after 1 GiB ${rss.after.toFixed(0)} MiB (${(2 ** 30 / 1e6 / rss.seconds).toFixed(0)} MB/s)`,
+  );
 
   console.log('\np50 latency of 200 encryptions of 1 KiB, KMS latency 20 ms injected (service layer)');
   const kms = await EmbeddedKms.open({ dataDir, region: 'us-east-1', accountId: '111122223333', logger: silentLogger });
   const slow = withLatency(kms, 20);
   const metrics = createMetrics();
-  for (const [useCache, concurrency] of [[true, 1], [false, 1], [true, 16], [false, 16]] as const) {
+  for (const [useCache, concurrency] of [
+    [true, 1],
+    [false, 1],
+    [true, 16],
+    [false, 16],
+  ] as const) {
     const cache = new DataKeyCache(config.cache, metrics);
     const service = new EnvelopeService(slow, cache, config.envelopeFrameLength);
     const p50 = await latencies(service, useCache, concurrency);

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { type Readable } from 'node:stream';
 import { fmt, generated, label, sink, throughput } from './measure';
 import { BENCH_TOKEN as TOKEN, startServerProcess } from './server-process';
 
@@ -25,11 +25,22 @@ const GIB = 2 ** 30;
 
 function send(url: string, method: string, size: number, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers: { Authorization: `Bearer ${TOKEN}`, ...headers, ...(method === 'PUT' ? { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) } : {}) } }, (res) => {
-      const s = sink();
-      res.pipe(s);
-      res.on('end', () => ((res.statusCode ?? 500) < 300 ? resolve(s.bytes) : reject(new Error(`${method} ${url}: ${res.statusCode}`))));
-    });
+    const req = http.request(
+      url,
+      {
+        method,
+        headers: {
+          Authorization: `Bearer ${TOKEN}`,
+          ...headers,
+          ...(method === 'PUT' ? { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) } : {}),
+        },
+      },
+      (res) => {
+        const s = sink();
+        res.pipe(s);
+        res.on('end', () => ((res.statusCode ?? 500) < 300 ? resolve(s.bytes) : reject(new Error(`${method} ${url}: ${res.statusCode}`))));
+      },
+    );
     req.on('error', reject);
     if (method === 'PUT') generated(size, block).pipe(req);
     else req.end();
@@ -49,9 +60,17 @@ export async function run(): Promise<void> {
   const s3dir = mkdtempSync(path.join(tmpdir(), 'coffer-bench-s3rver-'));
   const s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3dir });
   const { port } = await s3rver.run();
-  const s3 = new S3({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  const s3 = new S3({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
   await s3.createBucket({ Bucket: 'bench-bucket' });
-  const s3put = (size: number) => async () => void (await s3.putObject({ Bucket: 'bench-bucket', Key: 'o', Body: generated(size, block), ContentLength: size }));
+  const s3put = (size: number) => async () =>
+    void (await s3.putObject({ Bucket: 'bench-bucket', Key: 'o', Body: generated(size, block), ContentLength: size }));
   const s3get = async () => {
     const r = await s3.getObject({ Bucket: 'bench-bucket', Key: 'o' });
     await new Promise((resolve) => (r.Body as Readable).pipe(sink()).on('finish', resolve));
@@ -68,7 +87,9 @@ export async function run(): Promise<void> {
       const url = `${server.url}/v1/buckets/bench-bucket/objects/${mode}`;
       const putMbs = await throughput(size, async () => void (await send(url, 'PUT', size, putHeaders)), budget);
       const getMbs = await throughput(size, async () => void (await send(url, 'GET', size, getHeaders)), budget);
-      console.log(`${mode.padEnd(10)} ${label(size)} ${fmt(putMbs)} ${fmt(getMbs)} ${fmt(putMbs / basePut, 3)} ${fmt(getMbs / baseGet, 3)}`);
+      console.log(
+        `${mode.padEnd(10)} ${label(size)} ${fmt(putMbs)} ${fmt(getMbs)} ${fmt(putMbs / basePut, 3)} ${fmt(getMbs / baseGet, 3)}`,
+      );
       await send(url, 'DELETE', 0, {});
     }
     if (size > 2 ** 20) console.log(`peak RSS of the Coffer process after the 256 MiB transfers: ${server.peakRssMiB().toFixed(0)} MiB`);

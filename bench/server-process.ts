@@ -5,9 +5,18 @@ import path from 'node:path';
 export const BENCH_TOKEN = 'bench-token-0123456789abcdef';
 
 /** Starts the built service (`dist/src/main.js`) as a child, so its own peak RSS can be read. */
-export async function startServerProcess(dataDir: string): Promise<{ child: ChildProcess; url: string; peakRssMiB: () => number; stop: () => Promise<void> }> {
+export async function startServerProcess(
+  dataDir: string,
+): Promise<{ child: ChildProcess; url: string; peakRssMiB: () => number; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [path.resolve(__dirname, '../src/main.js')], {
-    env: { ...process.env, PORT: '0', COFFER_HOST: '127.0.0.1', COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: BENCH_TOKEN, COFFER_LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      PORT: '0',
+      COFFER_HOST: '127.0.0.1',
+      COFFER_DATA_DIR: dataDir,
+      COFFER_ROOT_TOKEN: BENCH_TOKEN,
+      COFFER_LOG_LEVEL: 'info',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const url = await new Promise<string>((resolve) => {

@@ -8,11 +8,9 @@ import path from 'node:path';
 const dir = mkdtempSync(path.join(tmpdir(), 'coffer-types-'));
 const fresh = path.join(dir, 'api.ts');
 try {
-  execFileSync(
-    process.execPath,
-    [path.resolve('node_modules/openapi-typescript/bin/cli.js'), 'openapi.yaml', '-o', fresh],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  execFileSync(process.execPath, [path.resolve('node_modules/openapi-typescript/bin/cli.js'), 'openapi.yaml', '-o', fresh], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   if (readFileSync(fresh, 'utf8') !== readFileSync('src/generated/api.ts', 'utf8')) {
     console.error('src/generated/api.ts is stale: run `npm run generate` and commit the result.');
     process.exit(1);

@@ -53,7 +53,12 @@ export function createApp(services: AppServices): express.Express {
   app.use('/v1', requireBearer(tokens));
   // JSON bodies only where the API takes JSON: envelope and object bodies stay unread streams.
   const streamed = /^\/v1\/(envelope|buckets)\//;
-  app.use(express.json({ limit: '64kb', type: (req) => !streamed.test((req as express.Request).path) && /json/.test(String(req.headers['content-type'])) }));
+  app.use(
+    express.json({
+      limit: '64kb',
+      type: (req) => !streamed.test((req as express.Request).path) && /json/.test(String(req.headers['content-type'])),
+    }),
+  );
   app.use(
     OpenApiValidator.middleware({
       apiSpec: specPath,

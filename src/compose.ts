@@ -47,7 +47,9 @@ export async function composeServices(config: Config, logger: Logger): Promise<C
     secretAccessKey: config.rootSecretAccessKey,
   });
   if (credentials.file) {
-    logger.info(credentials.created ? 'generated the KMS endpoint credentials' : 'using the KMS endpoint credentials file', { file: credentials.file });
+    logger.info(credentials.created ? 'generated the KMS endpoint credentials' : 'using the KMS endpoint credentials file', {
+      file: credentials.file,
+    });
   }
 
   let rawKms: KeyManagement;

@@ -113,20 +113,16 @@ export function loadConfig(env: Env = process.env): Config {
     port: r.int('PORT', 8080, 0, 65535),
     host: r.string('COFFER_HOST', '0.0.0.0'),
     dataDir: path.resolve(r.string('COFFER_DATA_DIR', './data')),
-    rootToken: r.optional('COFFER_ROOT_TOKEN', (v) =>
-      v.length >= 16 ? undefined : 'must be at least 16 characters',
-    ),
+    rootToken: r.optional('COFFER_ROOT_TOKEN', (v) => (v.length >= 16 ? undefined : 'must be at least 16 characters')),
     rootKey: rootKeyFrom(r, env),
     rootAccessKeyId: r.optional('COFFER_ROOT_ACCESS_KEY_ID', (v) =>
       /^[A-Z0-9]{16,128}$/.test(v) ? undefined : 'must be 16-128 upper-case letters and digits',
     ),
     rootSecretAccessKey: env.COFFER_ROOT_SECRET_ACCESS_KEY || undefined,
-    region: r.optional('AWS_REGION', (v) =>
-      /^[a-z]{2}(-[a-z]+)+-\d+$/.test(v) ? undefined : 'must be a region name such as us-east-1',
-    ) ?? 'us-east-1',
-    accountId: r.optional('COFFER_ACCOUNT_ID', (v) =>
-      /^\d{12}$/.test(v) ? undefined : 'must be 12 digits',
-    ) ?? '111122223333',
+    region:
+      r.optional('AWS_REGION', (v) => (/^[a-z]{2}(-[a-z]+)+-\d+$/.test(v) ? undefined : 'must be a region name such as us-east-1')) ??
+      'us-east-1',
+    accountId: r.optional('COFFER_ACCOUNT_ID', (v) => (/^\d{12}$/.test(v) ? undefined : 'must be 12 digits')) ?? '111122223333',
     kmsBackend: r.oneOf('COFFER_KMS_BACKEND', ['embedded', 'aws'] as const, 'embedded'),
     kmsEndpoint: r.optional('COFFER_KMS_ENDPOINT', urlProblem),
     storageBackend: r.oneOf('COFFER_STORAGE_BACKEND', ['embedded', 's3'] as const, 'embedded'),
@@ -144,9 +140,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: r.int('COFFER_SHUTDOWN_TIMEOUT_MS', 10000, 0, 600000),
   };
   if ((config.rootAccessKeyId === undefined) !== (config.rootSecretAccessKey === undefined)) {
-    r.problems.push(
-      'COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY: set both or neither',
-    );
+    r.problems.push('COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY: set both or neither');
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

@@ -26,7 +26,12 @@ async function main(): Promise<void> {
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  logger.info('coffer listening', { url: `http://127.0.0.1:${port}`, kms: config.kmsBackend, storage: config.storageBackend, dataDir: config.dataDir });
+  logger.info('coffer listening', {
+    url: `http://127.0.0.1:${port}`,
+    kms: config.kmsBackend,
+    storage: config.storageBackend,
+    dataDir: config.dataDir,
+  });
 
   let stopping = false;
   const shutdown = (signal: string) => {

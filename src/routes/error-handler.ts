@@ -67,7 +67,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     } catch (failure) {
       // Never let a failure here reach express's default handler (an HTML page with a stack).
       logger.error('error reply failed', { path: req.path, error: failure instanceof Error ? failure.message : String(failure) });
-      res.status(500).type('application/json').end(JSON.stringify({ code: 'InternalError', message: 'internal error' }));
+      res
+        .status(500)
+        .type('application/json')
+        .end(JSON.stringify({ code: 'InternalError', message: 'internal error' }));
     }
   };
 }

@@ -12,7 +12,11 @@ const CONTENT_TYPE = 'application/x-amz-json-1.1';
 
 /** AWS KMS answers modelled errors with 400 and `{"__type", "message"}`; the SDKs read `__type`. */
 function sendError(res: Response, code: string, message: string, status = 400): void {
-  res.status(status).set('x-amzn-ErrorType', code).type(CONTENT_TYPE).send(JSON.stringify({ __type: code, message }));
+  res
+    .status(status)
+    .set('x-amzn-ErrorType', code)
+    .type(CONTENT_TYPE)
+    .send(JSON.stringify({ __type: code, message }));
 }
 
 /**

@@ -5,11 +5,7 @@ import { parse } from 'yaml';
 import type { Metrics } from '../services/metrics';
 
 /** Health, readiness, metrics and the API documentation: no authentication. */
-export function operationsRouter(deps: {
-  metrics: Metrics;
-  specPath: string;
-  isReady: () => boolean;
-}): Router {
+export function operationsRouter(deps: { metrics: Metrics; specPath: string; isReady: () => boolean }): Router {
   const router = Router();
   const specText = readFileSync(deps.specPath, 'utf8');
   router.get('/healthz', (_req, res) => {

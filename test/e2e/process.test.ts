@@ -109,7 +109,12 @@ describe('the service process', () => {
     const headers = { Authorization: `Bearer ${TOKEN}` };
     await request(coffer.url).put('/v1/buckets/crash-bucket').set(headers).expect(201);
     const old = randomBytes(100_000);
-    await request(coffer.url).put('/v1/buckets/crash-bucket/objects/doc').set(headers).set('Content-Type', 'application/octet-stream').send(old).expect(200);
+    await request(coffer.url)
+      .put('/v1/buckets/crash-bucket/objects/doc')
+      .set(headers)
+      .set('Content-Type', 'application/octet-stream')
+      .send(old)
+      .expect(200);
 
     // A replacing upload that sends half its declared length, then the process dies.
     const upload = http.request(`${coffer.url}/v1/buckets/crash-bucket/objects/doc`, {
@@ -126,7 +131,11 @@ describe('the service process', () => {
 
     const again = await spawnCoffer(env);
     expect(readdirSync(bucketDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
-    const back = await request(again.url).get('/v1/buckets/crash-bucket/objects/doc').set(headers).buffer(true).parse(binaryBody as never);
+    const back = await request(again.url)
+      .get('/v1/buckets/crash-bucket/objects/doc')
+      .set(headers)
+      .buffer(true)
+      .parse(binaryBody as never);
     expect(back.status).toBe(200);
     expect(Buffer.compare(back.body as Buffer, old)).toBe(0);
     again.child.kill('SIGTERM');

@@ -91,7 +91,11 @@ describe('data keys, encrypt, decrypt, reencrypt, random', () => {
     expect(re.body.sourceKeyId).toBe(enc.body.keyId);
     const dec = await api(coffer).post('/v1/decrypt', { ciphertextBlob: re.body.ciphertextBlob, encryptionContext: { b: '2' } });
     expect(Buffer.from(dec.body.plaintext, 'base64').toString()).toBe('move me');
-    const wrongKey = await api(coffer).post('/v1/decrypt', { ciphertextBlob: re.body.ciphertextBlob, keyId, encryptionContext: { b: '2' } });
+    const wrongKey = await api(coffer).post('/v1/decrypt', {
+      ciphertextBlob: re.body.ciphertextBlob,
+      keyId,
+      encryptionContext: { b: '2' },
+    });
     expect(wrongKey.status).toBe(400);
     expect(wrongKey.body.code).toBe('IncorrectKeyException');
   });
@@ -105,10 +109,18 @@ describe('data keys, encrypt, decrypt, reencrypt, random', () => {
   it('counts every KMS call exactly once, labelled by operation and outcome', async () => {
     const ok = await metricValue(coffer, 'coffer_kms_requests_total', { operation: 'Encrypt', outcome: 'success' });
     const failed = await metricValue(coffer, 'coffer_kms_requests_total', { operation: 'Decrypt', outcome: 'InvalidCiphertextException' });
-    await api(coffer).post('/v1/encrypt', { keyId, plaintext: b64('count me') }).expect(200);
-    await api(coffer).post('/v1/decrypt', { ciphertextBlob: b64('garbage-garbage-garbage') }).expect(400);
+    await api(coffer)
+      .post('/v1/encrypt', { keyId, plaintext: b64('count me') })
+      .expect(200);
+    await api(coffer)
+      .post('/v1/decrypt', { ciphertextBlob: b64('garbage-garbage-garbage') })
+      .expect(400);
     expect(await metricValue(coffer, 'coffer_kms_requests_total', { operation: 'Encrypt', outcome: 'success' })).toBe(ok + 1);
-    expect(await metricValue(coffer, 'coffer_kms_requests_total', { operation: 'Decrypt', outcome: 'InvalidCiphertextException' })).toBe(failed + 1);
-    expect(await metricValue(coffer, 'coffer_http_requests_total', { method: 'POST', route: '/v1/encrypt', status: '200' })).toBeGreaterThan(0);
+    expect(await metricValue(coffer, 'coffer_kms_requests_total', { operation: 'Decrypt', outcome: 'InvalidCiphertextException' })).toBe(
+      failed + 1,
+    );
+    expect(
+      await metricValue(coffer, 'coffer_http_requests_total', { method: 'POST', route: '/v1/encrypt', status: '200' }),
+    ).toBeGreaterThan(0);
   });
 });

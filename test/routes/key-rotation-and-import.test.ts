@@ -38,21 +38,41 @@ describe('imported key material over REST', () => {
     expect(rotation.body.code).toBe('UnsupportedOperationException');
 
     const params = async () =>
-      (await api(coffer).post(`/v1/keys/${keyId}/import-parameters`, { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048' })).body;
+      (
+        await api(coffer).post(`/v1/keys/${keyId}/import-parameters`, {
+          wrappingAlgorithm: 'RSAES_OAEP_SHA_256',
+          wrappingKeySpec: 'RSA_2048',
+        })
+      ).body;
     const wrap = (publicKey: string, material: Buffer) =>
-      publicEncrypt({ key: createPublicKey({ key: Buffer.from(publicKey, 'base64'), format: 'der', type: 'spki' }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, material).toString('base64');
+      publicEncrypt(
+        {
+          key: createPublicKey({ key: Buffer.from(publicKey, 'base64'), format: 'der', type: 'spki' }),
+          padding: constants.RSA_PKCS1_OAEP_PADDING,
+          oaepHash: 'sha256',
+        },
+        material,
+      ).toString('base64');
     const material = randomBytes(32);
     const p1 = await params();
     expect(Date.parse(p1.parametersValidTo) - Date.now()).toBeGreaterThan(23.9 * 3600_000);
-    const badToken = await api(coffer).put(`/v1/keys/${keyId}/key-material`, { importToken: b64('forged token bytes'), encryptedKeyMaterial: wrap(p1.publicKey, material) });
+    const badToken = await api(coffer).put(`/v1/keys/${keyId}/key-material`, {
+      importToken: b64('forged token bytes'),
+      encryptedKeyMaterial: wrap(p1.publicKey, material),
+    });
     expect(badToken.body.code).toBe('InvalidImportTokenException');
-    await api(coffer).put(`/v1/keys/${keyId}/key-material`, { importToken: p1.importToken, encryptedKeyMaterial: wrap(p1.publicKey, material) }).expect(204);
+    await api(coffer)
+      .put(`/v1/keys/${keyId}/key-material`, { importToken: p1.importToken, encryptedKeyMaterial: wrap(p1.publicKey, material) })
+      .expect(204);
     const blob = (await api(coffer).post('/v1/encrypt', { keyId, plaintext: b64('imported') })).body.ciphertextBlob;
 
     await api(coffer).delete(`/v1/keys/${keyId}/key-material`).expect(204);
     expect((await api(coffer).get(`/v1/keys/${keyId}`)).body.keyMetadata.keyState).toBe('PendingImport');
     const p2 = await params();
-    const different = await api(coffer).put(`/v1/keys/${keyId}/key-material`, { importToken: p2.importToken, encryptedKeyMaterial: wrap(p2.publicKey, randomBytes(32)) });
+    const different = await api(coffer).put(`/v1/keys/${keyId}/key-material`, {
+      importToken: p2.importToken,
+      encryptedKeyMaterial: wrap(p2.publicKey, randomBytes(32)),
+    });
     expect(different.status).toBe(400);
     expect(different.body.code).toBe('IncorrectKeyMaterialException');
     const past = await api(coffer).put(`/v1/keys/${keyId}/key-material`, {
@@ -62,12 +82,14 @@ describe('imported key material over REST', () => {
       validTo: new Date(Date.now() - 1000).toISOString(),
     });
     expect(past.body.code).toBe('ValidationException');
-    await api(coffer).put(`/v1/keys/${keyId}/key-material`, {
-      importToken: p2.importToken,
-      encryptedKeyMaterial: wrap(p2.publicKey, material),
-      expirationModel: 'KEY_MATERIAL_EXPIRES',
-      validTo: new Date(Date.now() + 86400_000).toISOString(),
-    }).expect(204);
+    await api(coffer)
+      .put(`/v1/keys/${keyId}/key-material`, {
+        importToken: p2.importToken,
+        encryptedKeyMaterial: wrap(p2.publicKey, material),
+        expirationModel: 'KEY_MATERIAL_EXPIRES',
+        validTo: new Date(Date.now() + 86400_000).toISOString(),
+      })
+      .expect(204);
     const described = (await api(coffer).get(`/v1/keys/${keyId}`)).body.keyMetadata;
     expect(described.expirationModel).toBe('KEY_MATERIAL_EXPIRES');
     const dec = await api(coffer).post('/v1/decrypt', { ciphertextBlob: blob });

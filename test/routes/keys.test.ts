@@ -96,8 +96,11 @@ describe('/v1/keys', () => {
     expect(unknownField.status).toBe(400);
     expect(unknownField.body.code).toBe('ValidationException');
     expect(unknownField.body.message).toMatch(/colour|additional/);
-    const notJson = await api(coffer).raw.post('/v1/keys').set('Authorization', `Bearer ${coffer.token}`)
-      .set('Content-Type', 'application/json').send('{"description":');
+    const notJson = await api(coffer)
+      .raw.post('/v1/keys')
+      .set('Authorization', `Bearer ${coffer.token}`)
+      .set('Content-Type', 'application/json')
+      .send('{"description":');
     expect(notJson.status).toBe(400);
     expect(notJson.body.code).toBe('ValidationException');
     expect(JSON.stringify(notJson.body)).not.toMatch(/at .*\.js/);

@@ -1,5 +1,7 @@
 import { KMS } from '@aws-sdk/client-kms';
-import { createServer, type Server } from 'node:http';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { AwsKms } from '../../src/services/kms/aws/aws-kms';
@@ -60,7 +62,11 @@ describe('KMS-compatible endpoint with @aws-sdk/client-kms', () => {
     const good = credentialsIn(coffer.dataDir);
     const wrongSecret = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: { ...good, secretAccessKey: 'wrong' } });
     expect(await nameOf(wrongSecret.listKeys({}))).toBe('InvalidSignatureException');
-    const unknown = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: { accessKeyId: 'AKIAUNKNOWNUNKNOWN00', secretAccessKey: 'x' } });
+    const unknown = new KMS({
+      endpoint: coffer.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIAUNKNOWNUNKNOWN00', secretAccessKey: 'x' },
+    });
     expect(await nameOf(unknown.listKeys({}))).toBe('UnrecognizedClientException');
     const stale = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: good, systemClockOffset: -3600_000, maxAttempts: 1 });
     // The SDK corrects its clock after a skew error and retries; with one attempt we see the refusal.
@@ -80,13 +86,16 @@ describe('KMS-compatible endpoint with @aws-sdk/client-kms', () => {
     const rewriting = (change: (r: { headers: Record<string, string>; body: unknown }) => void) => {
       const client = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: credentialsIn(coffer.dataDir) });
       // The build step runs before signing, so the altered request is correctly signed.
-      client.middlewareStack.add((next) => async (args) => {
-        const request = (args as unknown as { request: { headers: Record<string, string>; body: unknown } }).request;
-        change(request);
-        const body = request.body as string | Uint8Array;
-        request.headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
-        return next(args);
-      }, { step: 'build' });
+      client.middlewareStack.add(
+        (next) => async (args) => {
+          const request = (args as unknown as { request: { headers: Record<string, string>; body: unknown } }).request;
+          change(request);
+          const body = request.body as string | Uint8Array;
+          request.headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+          return next(args);
+        },
+        { step: 'build' },
+      );
       return client;
     };
     const unknownOp = rewriting((r) => (r.headers['x-amz-target'] = 'TrentService.CreateCustomKeyStore'));
@@ -99,6 +108,51 @@ describe('KMS-compatible endpoint with @aws-sdk/client-kms', () => {
   });
 });
 
+describe('KMS-compatible endpoint facing malformed input', () => {
+  /** Signs with the SDK's own signer, then sends `rawPath` byte for byte (no client re-encodes it). */
+  async function sendSigned(rawPath: string, query: Record<string, string>, target = 'TrentService.ListKeys') {
+    const url = new URL(coffer.url);
+    const body = '{}';
+    const signer = new SignatureV4({ service: 'kms', region: 'us-east-1', credentials: credentialsIn(coffer.dataDir), sha256: Sha256 });
+    const signed = await signer.sign({
+      method: 'POST',
+      protocol: 'http:',
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: '/',
+      query,
+      headers: {
+        host: url.host,
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': target,
+        'content-length': String(body.length),
+      },
+      body,
+    });
+    return new Promise<{ status: number; body: { __type?: string } }>((resolve, reject) => {
+      const req = httpRequest({ host: url.hostname, port: url.port, method: 'POST', path: rawPath, headers: signed.headers }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : {} }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  it('serves a correctly signed request whose query string is malformed percent-encoding', async () => {
+    const answer = await sendSigned('/?%zz', { '%zz': '' });
+    expect([answer.status, answer.body]).toEqual([200, expect.objectContaining({ Keys: expect.any(Array) })]);
+  });
+
+  it('answers 4xx, never 500, to undecodable or mis-signed queries', async () => {
+    for (const raw of ['/?%zz', '/?%E0%A4%A', '/?a=%ff%fe', '/?%', '/?=&&=']) {
+      const answer = await sendSigned(raw, { other: 'x' });
+      expect([raw, answer.status, answer.body.__type]).toEqual([raw, 400, 'InvalidSignatureException']);
+    }
+  });
+});
+
 describe('AWS adapter facing an answer it cannot map', () => {
   let server: Server;
   let url: string;
@@ -106,7 +160,9 @@ describe('AWS adapter facing an answer it cannot map', () => {
     server = createServer((req, res) => {
       const target = String(req.headers['x-amz-target']);
       if (target.endsWith('DescribeKey')) {
-        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ __type: 'BrandNewFutureException', message: 'surprise' }));
+        res
+          .writeHead(400, { 'content-type': 'application/x-amz-json-1.1' })
+          .end(JSON.stringify({ __type: 'BrandNewFutureException', message: 'surprise' }));
       } else if (target.endsWith('Encrypt')) {
         res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ KeyId: 'k' }));
       } else {
@@ -119,8 +175,17 @@ describe('AWS adapter facing an answer it cannot map', () => {
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   it('turns unknown errors, missing fields and garbage into BadGatewayException', async () => {
-    const adapter = new AwsKms({ endpoint: url, region: 'us-east-1', credentials: { accessKeyId: 'AKIA0000000000000000', secretAccessKey: 's' }, maxAttempts: 1 });
-    const codeOf = async (p: Promise<unknown>) => p.then(() => 'no error', (e: { code?: string }) => e.code ?? 'not a ServiceError');
+    const adapter = new AwsKms({
+      endpoint: url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIA0000000000000000', secretAccessKey: 's' },
+      maxAttempts: 1,
+    });
+    const codeOf = async (p: Promise<unknown>) =>
+      p.then(
+        () => 'no error',
+        (e: { code?: string }) => e.code ?? 'not a ServiceError',
+      );
     expect(await codeOf(adapter.describeKey('x'))).toBe('BadGatewayException');
     expect(await codeOf(adapter.encrypt({ keyId: 'x', plaintext: Buffer.from('y') }))).toBe('BadGatewayException');
     expect(await codeOf(adapter.listKeys({}))).toBe('BadGatewayException');

@@ -39,22 +39,38 @@ describe('objects on the S3 backend (s3rver)', () => {
     ];
     const body = randomBytes(6 * 1024 * 1024 + 5); // above lib-storage's 5 MiB part size: multipart
     for (const [mode, headers] of modes) {
-      const cseFormat = mode.startsWith('CSE') ? headers['X-Cse-Format'] ?? 'v3' : undefined;
+      const cseFormat = mode.startsWith('CSE') ? (headers['X-Cse-Format'] ?? 'v3') : undefined;
       const key = `deep/${mode}${cseFormat ?? ''}`;
-      const put = await request(coffer.url).put(`/v1/buckets/s3-bucket/objects/${key}`).set(auth())
-        .set({ 'Content-Type': 'application/octet-stream', 'X-Encryption-Mode': mode, ...headers }).send(body);
+      const put = await request(coffer.url)
+        .put(`/v1/buckets/s3-bucket/objects/${key}`)
+        .set(auth())
+        .set({ 'Content-Type': 'application/octet-stream', 'X-Encryption-Mode': mode, ...headers })
+        .send(body);
       expect(put.status).toBe(200);
       expect(put.body.mode).toBe(mode);
       expect(put.body.cseFormat).toBe(cseFormat);
-      const get = await request(coffer.url).get(`/v1/buckets/s3-bucket/objects/${key}`).set(auth()).set(headers)
-        .buffer(true).parse(binaryBody as never);
+      const get = await request(coffer.url)
+        .get(`/v1/buckets/s3-bucket/objects/${key}`)
+        .set(auth())
+        .set(headers)
+        .buffer(true)
+        .parse(binaryBody as never);
       expect(get.status).toBe(200);
       expect(get.headers['x-encryption-mode']).toBe(mode);
       expect(get.headers['x-cse-format']).toBe(cseFormat);
       expect(Buffer.compare(get.body as Buffer, body)).toBe(0);
     }
     const list = await request(coffer.url).get('/v1/buckets/s3-bucket/objects?prefix=deep/').set(auth());
-    expect(list.body.objects.map((o: { mode: string }) => o.mode).sort()).toEqual(['CSE-C', 'CSE-C', 'CSE-KMS', 'CSE-KMS', 'SSE-C', 'SSE-KMS', 'SSE-S3', 'none']);
+    expect(list.body.objects.map((o: { mode: string }) => o.mode).sort()).toEqual([
+      'CSE-C',
+      'CSE-C',
+      'CSE-KMS',
+      'CSE-KMS',
+      'SSE-C',
+      'SSE-KMS',
+      'SSE-S3',
+      'none',
+    ]);
   });
 
   it('names S3 errors', async () => {
@@ -68,14 +84,26 @@ describe('objects on the S3 backend (s3rver)', () => {
     const noKey = await request(coffer.url).get('/v1/buckets/err-bucket/objects/none').set(auth());
     expect(noKey.status).toBe(404);
     expect(noKey.body.code).toBe('NoSuchKey');
-    await request(coffer.url).put('/v1/buckets/err-bucket/objects/x').set(auth()).set('Content-Type', 'application/octet-stream').send(Buffer.from('x')).expect(200);
+    await request(coffer.url)
+      .put('/v1/buckets/err-bucket/objects/x')
+      .set(auth())
+      .set('Content-Type', 'application/octet-stream')
+      .send(Buffer.from('x'))
+      .expect(200);
     const customerKey = randomBytes(32).toString('base64');
-    await request(coffer.url).put('/v1/buckets/err-bucket/objects/sse-c').set(auth())
-      .set({ 'Content-Type': 'application/octet-stream', 'X-Encryption-Mode': 'SSE-C', 'X-Customer-Key': customerKey }).send(Buffer.from('c')).expect(200);
+    await request(coffer.url)
+      .put('/v1/buckets/err-bucket/objects/sse-c')
+      .set(auth())
+      .set({ 'Content-Type': 'application/octet-stream', 'X-Encryption-Mode': 'SSE-C', 'X-Customer-Key': customerKey })
+      .send(Buffer.from('c'))
+      .expect(200);
     // s3rver ignores SSE-C; Coffer's own check of the key still answers as S3 would.
     for (const method of ['get', 'head'] as const) {
       const noKey = await request(coffer.url)[method]('/v1/buckets/err-bucket/objects/sse-c').set(auth());
-      const wrongKey = await request(coffer.url)[method]('/v1/buckets/err-bucket/objects/sse-c').set(auth()).set('X-Customer-Key', randomBytes(32).toString('base64'));
+      const client = request(coffer.url);
+      const wrongKey = await client[method]('/v1/buckets/err-bucket/objects/sse-c')
+        .set(auth())
+        .set('X-Customer-Key', randomBytes(32).toString('base64'));
       // HEAD answers have no body: the code is in X-Error-Code.
       expect([noKey.status, method === 'get' ? noKey.body.code : noKey.headers['x-error-code']]).toEqual([400, 'InvalidRequest']);
       expect([wrongKey.status, method === 'get' ? wrongKey.body.code : wrongKey.headers['x-error-code']]).toEqual([403, 'AccessDenied']);

@@ -19,11 +19,20 @@ beforeAll(async () => {
 afterAll(() => coffer.stop());
 
 function put(key: string, body: Buffer, headers: Record<string, string>) {
-  return request(coffer.url).put(`/v1/buckets/media/objects/${key}`).set(auth()).set('Content-Type', 'application/octet-stream').set(headers).send(body);
+  return request(coffer.url)
+    .put(`/v1/buckets/media/objects/${key}`)
+    .set(auth())
+    .set('Content-Type', 'application/octet-stream')
+    .set(headers)
+    .send(body);
 }
 
 function get(key: string, headers: Record<string, string> = {}) {
-  return request(coffer.url).get(`/v1/buckets/media/objects/${key}`).set(auth()).set(headers).buffer(true)
+  return request(coffer.url)
+    .get(`/v1/buckets/media/objects/${key}`)
+    .set(auth())
+    .set(headers)
+    .buffer(true)
     .parse(binaryBody as never);
 }
 
@@ -41,7 +50,9 @@ const needsKey = (mode: string): Record<string, string> => (mode.endsWith('-C') 
 
 function storedFiles(): Buffer[] {
   const dir = path.join(coffer.dataDir, 'objects', 'media');
-  return readdirSync(dir).filter((f) => f.endsWith('.obj')).map((f) => readFileSync(path.join(dir, f)));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.obj'))
+    .map((f) => readFileSync(path.join(dir, f)));
 }
 
 /** The embedded store's file for an object key, and the metadata in its JSON trailer. */
@@ -50,7 +61,10 @@ function storedObject(key: string): { name: string; file: Buffer; metadata: Reco
   for (const name of readdirSync(dir).filter((f) => f.endsWith('.obj'))) {
     const file = readFileSync(path.join(dir, name));
     const trailerLength = file.readUInt32BE(file.length - 14);
-    const trailer = JSON.parse(file.subarray(file.length - 14 - trailerLength, file.length - 14).toString()) as { key: string; metadata: Record<string, string> };
+    const trailer = JSON.parse(file.subarray(file.length - 14 - trailerLength, file.length - 14).toString()) as {
+      key: string;
+      metadata: Record<string, string>;
+    };
     if (trailer.key === key) return { name, file, metadata: trailer.metadata };
   }
   throw new Error(`no stored object ${key}`);
@@ -67,7 +81,7 @@ async function refusedAfter(name: string, replacement: Buffer, key: string): Pro
 
 describe('objects in every server-side mode', () => {
   it.each(modes)('%s (case %#) round-trips byte-exact and says how it is stored', async (mode, headers) => {
-    const cseFormat = mode.startsWith('CSE') ? headers['X-Cse-Format'] ?? 'v3' : undefined;
+    const cseFormat = mode.startsWith('CSE') ? (headers['X-Cse-Format'] ?? 'v3') : undefined;
     for (const size of [0, 1, 65536, 200_003]) {
       const body = Buffer.concat([MARKER, randomBytes(size)]);
       const key = `modes/${mode}${cseFormat ?? ''}/${size}.bin`;
@@ -112,12 +126,24 @@ describe('objects in every server-side mode', () => {
     const commitmentTampered = Buffer.from(file.toString('latin1').replace(commitment, otherCommitment), 'latin1');
     expect(await refusedAfter(name, commitmentTampered, 'cse/big')).toBe('InvalidCiphertextException');
 
-    const v2 = await put('cse/v2', Buffer.from('for V2 clients'), { 'X-Encryption-Mode': 'CSE-KMS', 'X-Kms-Key-Id': 'alias/objects', 'X-Cse-Format': 'v2' });
+    const v2 = await put('cse/v2', Buffer.from('for V2 clients'), {
+      'X-Encryption-Mode': 'CSE-KMS',
+      'X-Kms-Key-Id': 'alias/objects',
+      'X-Cse-Format': 'v2',
+    });
     expect(v2.body).toMatchObject({ mode: 'CSE-KMS', cseFormat: 'v2' });
-    expect(storedObject('cse/v2').metadata).toMatchObject({ 'x-amz-cek-alg': 'AES/GCM/NoPadding', 'x-amz-wrap-alg': 'kms+context', 'x-amz-tag-len': '128' });
+    expect(storedObject('cse/v2').metadata).toMatchObject({
+      'x-amz-cek-alg': 'AES/GCM/NoPadding',
+      'x-amz-wrap-alg': 'kms+context',
+      'x-amz-tag-len': '128',
+    });
     expect((await get('cse/v2')).body.toString()).toBe('for V2 clients');
 
-    const badFormat = await put('cse/bad', Buffer.from('x'), { 'X-Encryption-Mode': 'CSE-C', 'X-Customer-Key': customerKey, 'X-Cse-Format': 'v9' });
+    const badFormat = await put('cse/bad', Buffer.from('x'), {
+      'X-Encryption-Mode': 'CSE-C',
+      'X-Customer-Key': customerKey,
+      'X-Cse-Format': 'v9',
+    });
     expect(badFormat.status).toBe(400);
     const notCse = await put('cse/bad', Buffer.from('x'), { 'X-Encryption-Mode': 'SSE-S3', 'X-Cse-Format': 'v2' });
     expect(notCse.status).toBe(400);
@@ -127,7 +153,10 @@ describe('objects in every server-side mode', () => {
     const noKey = await request(coffer.url).get('/v1/buckets/media/objects/cse/c').set(auth());
     expect(noKey.status).toBe(400);
     expect(noKey.body.code).toBe('InvalidRequest');
-    const wrongKey = await request(coffer.url).get('/v1/buckets/media/objects/cse/c').set(auth()).set('X-Customer-Key', randomBytes(32).toString('base64'));
+    const wrongKey = await request(coffer.url)
+      .get('/v1/buckets/media/objects/cse/c')
+      .set(auth())
+      .set('X-Customer-Key', randomBytes(32).toString('base64'));
     expect(wrongKey.status).toBe(403);
     expect(wrongKey.body.code).toBe('AccessDenied');
   });
@@ -149,7 +178,10 @@ describe('objects in every server-side mode', () => {
     const none = await request(coffer.url).get('/v1/buckets/media/objects/c/obj').set(auth());
     expect(none.status).toBe(400);
     expect(none.body.code).toBe('InvalidRequest');
-    const wrong = await request(coffer.url).get('/v1/buckets/media/objects/c/obj').set(auth()).set('X-Customer-Key', randomBytes(32).toString('base64'));
+    const wrong = await request(coffer.url)
+      .get('/v1/buckets/media/objects/c/obj')
+      .set(auth())
+      .set('X-Customer-Key', randomBytes(32).toString('base64'));
     expect(wrong.status).toBe(403);
     expect(wrong.body.code).toBe('AccessDenied');
     const head = await request(coffer.url).head('/v1/buckets/media/objects/c/obj').set(auth()).set('X-Customer-Key', customerKey);
@@ -159,7 +191,11 @@ describe('objects in every server-side mode', () => {
     const headNoKey = await request(coffer.url).head('/v1/buckets/media/objects/c/obj').set(auth());
     expect([headNoKey.status, headNoKey.headers['x-error-code']]).toEqual([400, 'InvalidRequest']);
     const headMissing = await request(coffer.url).head('/v1/buckets/media/objects/c/none').set(auth());
-    expect([headMissing.status, headMissing.headers['x-error-code'], headMissing.headers['content-type']]).toEqual([404, 'NoSuchKey', undefined]);
+    expect([headMissing.status, headMissing.headers['x-error-code'], headMissing.headers['content-type']]).toEqual([
+      404,
+      'NoSuchKey',
+      undefined,
+    ]);
     const shortKey = await put('c/short', Buffer.from('x'), { 'X-Encryption-Mode': 'SSE-C', 'X-Customer-Key': 'c2hvcnQ=' });
     expect(shortKey.status).toBe(400);
     expect(shortKey.body.code).toBe('InvalidArgument');
@@ -184,7 +220,10 @@ describe('objects in every server-side mode', () => {
     await put('k/cse', Buffer.from('cached'), headers).expect(200);
     expect((await get('k/cse')).body.toString()).toBe('cached'); // the data key is now cached both ways
     await api(coffer).post(`/v1/keys/${keyId}/disable`).expect(204);
-    for (const r of [await request(coffer.url).get('/v1/buckets/media/objects/k/cse').set(auth()), await put('k/cse2', Buffer.from('x'), headers)]) {
+    for (const r of [
+      await request(coffer.url).get('/v1/buckets/media/objects/k/cse').set(auth()),
+      await put('k/cse2', Buffer.from('x'), headers),
+    ]) {
       expect(r.status).toBe(409);
       expect(r.body.code).toBe('DisabledException');
     }
@@ -196,7 +235,9 @@ describe('objects in every server-side mode', () => {
     const body = Buffer.concat([MARKER, randomBytes(100)]);
     await put('t/obj', body, { 'X-Encryption-Mode': 'SSE-S3' }).expect(200);
     const dir = path.join(coffer.dataDir, 'objects', 'media');
-    const file = readdirSync(dir).map((f) => path.join(dir, f)).find((f) => readFileSync(f).includes(Buffer.from('"key":"t/obj"')))!;
+    const file = readdirSync(dir)
+      .map((f) => path.join(dir, f))
+      .find((f) => readFileSync(f).includes(Buffer.from('"key":"t/obj"')))!;
     const bytes = readFileSync(file);
     bytes[5]! ^= 1;
     writeFileSync(file, bytes);
@@ -210,7 +251,10 @@ describe('objects in every server-side mode', () => {
     await put('a/obj', original, { 'X-Encryption-Mode': 'SSE-S3' }).expect(200);
     await new Promise<void>((resolve) => {
       const url = new URL(`${coffer.url}/v1/buckets/media/objects/a/obj`);
-      const req = http.request(url, { method: 'PUT', headers: { ...auth(), 'Content-Type': 'application/octet-stream', 'Content-Length': '1000000' } });
+      const req = http.request(url, {
+        method: 'PUT',
+        headers: { ...auth(), 'Content-Type': 'application/octet-stream', 'Content-Length': '1000000' },
+      });
       req.on('error', () => resolve());
       req.write(randomBytes(100_000));
       setTimeout(() => {
@@ -241,17 +285,25 @@ describe('objects in every server-side mode', () => {
   it('lists with prefix and pagination, deletes, and names S3 errors', async () => {
     await request(coffer.url).put('/v1/buckets/listing').set(auth()).expect(201);
     for (const k of ['p/a', 'p/b', 'p/c', 'q/d']) {
-      await request(coffer.url).put(`/v1/buckets/listing/objects/${k}`).set(auth()).set('Content-Type', 'application/octet-stream').send(Buffer.from(k)).expect(200);
+      await request(coffer.url)
+        .put(`/v1/buckets/listing/objects/${k}`)
+        .set(auth())
+        .set('Content-Type', 'application/octet-stream')
+        .send(Buffer.from(k))
+        .expect(200);
     }
     const first = await request(coffer.url).get('/v1/buckets/listing/objects?prefix=p/&limit=2').set(auth());
     expect(first.body.objects.map((o: { key: string }) => o.key)).toEqual(['p/a', 'p/b']);
     expect(first.body.objects[0].mode).toBe('SSE-S3');
-    const second = await request(coffer.url).get(`/v1/buckets/listing/objects?prefix=p/&limit=2&marker=${first.body.nextMarker}`).set(auth());
+    const second = await request(coffer.url)
+      .get(`/v1/buckets/listing/objects?prefix=p/&limit=2&marker=${first.body.nextMarker}`)
+      .set(auth());
     expect(second.body.objects.map((o: { key: string }) => o.key)).toEqual(['p/c']);
     const notEmpty = await request(coffer.url).delete('/v1/buckets/listing').set(auth());
     expect(notEmpty.status).toBe(409);
     expect(notEmpty.body.code).toBe('BucketNotEmpty');
-    for (const k of ['p/a', 'p/b', 'p/c', 'q/d']) await request(coffer.url).delete(`/v1/buckets/listing/objects/${k}`).set(auth()).expect(204);
+    for (const k of ['p/a', 'p/b', 'p/c', 'q/d'])
+      await request(coffer.url).delete(`/v1/buckets/listing/objects/${k}`).set(auth()).expect(204);
     const gone = await request(coffer.url).get('/v1/buckets/listing/objects/p/a').set(auth());
     expect(gone.status).toBe(404);
     expect(gone.body.code).toBe('NoSuchKey');

@@ -43,7 +43,14 @@ afterAll(async () => {
 
 type RubyClient = 's3ec-interop.rb' | 's3ec-v3-reference.rb';
 
-function ruby(script: RubyClient, mode: 'cse-c' | 'cse-kms', action: 'get' | 'put', key: string, file: string, context: Record<string, string> = {}) {
+function ruby(
+  script: RubyClient,
+  mode: 'cse-c' | 'cse-kms',
+  action: 'get' | 'put',
+  key: string,
+  file: string,
+  context: Record<string, string> = {},
+) {
   const credentials = credentialsIn(coffer.dataDir);
   return run('ruby', [path.join(REPO_ROOT, 'test/fixtures', script), mode, action, 'interop', key, file], {
     env: {
@@ -59,7 +66,12 @@ function ruby(script: RubyClient, mode: 'cse-c' | 'cse-kms', action: 'get' | 'pu
   });
 }
 
-type InteropCase = [mode: 'CSE-C' | 'CSE-KMS', rubyMode: 'cse-c' | 'cse-kms', headers: Record<string, string>, context: Record<string, string>];
+type InteropCase = [
+  mode: 'CSE-C' | 'CSE-KMS',
+  rubyMode: 'cse-c' | 'cse-kms',
+  headers: Record<string, string>,
+  context: Record<string, string>,
+];
 const cases: InteropCase[] = [
   ['CSE-C', 'cse-c', { 'X-Customer-Key': customerKey }, {}],
   ['CSE-KMS', 'cse-kms', { 'X-Encryption-Context': 'team=interop' }, { team: 'interop' }],
@@ -68,9 +80,19 @@ const cases: InteropCase[] = [
 /** Coffer writes in `format`, the Ruby client reads; the Ruby client writes, Coffer reads. */
 async function bothWays(script: RubyClient, format: 'v2' | 'v3', [mode, rubyMode, headers, context]: InteropCase) {
   const plaintext = randomBytes(300_000);
-  const putHeaders: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'X-Encryption-Mode': mode, 'X-Cse-Format': format, ...headers };
+  const putHeaders: Record<string, string> = {
+    'Content-Type': 'application/octet-stream',
+    'X-Encryption-Mode': mode,
+    'X-Cse-Format': format,
+    ...headers,
+  };
   if (mode === 'CSE-KMS') putHeaders['X-Kms-Key-Id'] = keyArn;
-  await request(coffer.url).put(`/v1/buckets/interop/objects/by-coffer/${format}/${mode}`).set(auth()).set(putHeaders).send(plaintext).expect(200);
+  await request(coffer.url)
+    .put(`/v1/buckets/interop/objects/by-coffer/${format}/${mode}`)
+    .set(auth())
+    .set(putHeaders)
+    .send(plaintext)
+    .expect(200);
   const out = path.join(workDir, `${format}-${mode}.out`);
   const read = await ruby(script, rubyMode, 'get', `by-coffer/${format}/${mode}`, out, context);
   expect(read.stdout).toContain(`${rubyMode} get`);
@@ -80,7 +102,12 @@ async function bothWays(script: RubyClient, format: 'v2' | 'v3', [mode, rubyMode
   writeFileSync(input, plaintext);
   await ruby(script, rubyMode, 'put', `by-ruby/${format}/${mode}`, input, context);
   const getHeaders: Record<string, string> = mode === 'CSE-C' ? { 'X-Customer-Key': customerKey } : {};
-  const back = await request(coffer.url).get(`/v1/buckets/interop/objects/by-ruby/${format}/${mode}`).set(auth()).set(getHeaders).buffer(true).parse(binaryBody as never);
+  const back = await request(coffer.url)
+    .get(`/v1/buckets/interop/objects/by-ruby/${format}/${mode}`)
+    .set(auth())
+    .set(getHeaders)
+    .buffer(true)
+    .parse(binaryBody as never);
   expect(back.status).toBe(200);
   expect(back.headers['x-encryption-mode']).toBe(mode);
   expect(back.headers['x-cse-format']).toBe(format);
@@ -96,18 +123,32 @@ describe('a second V3 implementation (Ruby OpenSSL, from the specification) and 
 
   it('the reference refuses a Coffer V3 object whose key commitment was altered', async () => {
     const plaintext = Buffer.from('commitment guards this');
-    await request(coffer.url).put('/v1/buckets/interop/objects/guarded').set(auth())
-      .set({ 'Content-Type': 'application/octet-stream', 'X-Encryption-Mode': 'CSE-C', 'X-Customer-Key': customerKey }).send(plaintext).expect(200);
-    const s3client = new S3({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    await request(coffer.url)
+      .put('/v1/buckets/interop/objects/guarded')
+      .set(auth())
+      .set({ 'Content-Type': 'application/octet-stream', 'X-Encryption-Mode': 'CSE-C', 'X-Customer-Key': customerKey })
+      .send(plaintext)
+      .expect(200);
+    const s3client = new S3({
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
     const head = await s3client.headObject({ Bucket: 'interop', Key: 'guarded' });
     const commitment = Buffer.from(head.Metadata!['x-amz-d']!, 'base64');
     commitment[0]! ^= 1;
     await s3client.copyObject({
-      Bucket: 'interop', Key: 'guarded', CopySource: 'interop/guarded', MetadataDirective: 'REPLACE',
+      Bucket: 'interop',
+      Key: 'guarded',
+      CopySource: 'interop/guarded',
+      MetadataDirective: 'REPLACE',
       Metadata: { ...head.Metadata, 'x-amz-d': commitment.toString('base64') },
     });
     s3client.destroy();
-    await expect(ruby('s3ec-v3-reference.rb', 'cse-c', 'get', 'guarded', path.join(workDir, 'guarded.out'))).rejects.toThrow(/key commitment mismatch/);
+    await expect(ruby('s3ec-v3-reference.rb', 'cse-c', 'get', 'guarded', path.join(workDir, 'guarded.out'))).rejects.toThrow(
+      /key commitment mismatch/,
+    );
     const refused = await request(coffer.url).get('/v1/buckets/interop/objects/guarded').set(auth()).set('X-Customer-Key', customerKey);
     expect(refused.status).toBe(400);
     expect(refused.body.code).toBe('InvalidCiphertextException');

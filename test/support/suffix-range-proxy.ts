@@ -13,10 +13,13 @@ export async function startSuffixRangeProxy(target: string): Promise<{ endpoint:
     const suffix = /^bytes=-(\d+)$/.exec(String(req.headers.range ?? ''));
     if (suffix) {
       const length = await new Promise<number>((resolve, reject) => {
-        http.request({ host: upstream.hostname, port: upstream.port, path: req.url, method: 'HEAD' }, (r) => {
-          r.resume();
-          resolve(Number(r.headers['content-length']));
-        }).on('error', reject).end();
+        http
+          .request({ host: upstream.hostname, port: upstream.port, path: req.url, method: 'HEAD' }, (r) => {
+            r.resume();
+            resolve(Number(r.headers['content-length']));
+          })
+          .on('error', reject)
+          .end();
       });
       const n = Math.min(Number(suffix[1]), length);
       headers.range = `bytes=${length - n}-${length - 1}`;

@@ -1,7 +1,7 @@
 import { ServiceError } from '../../services/errors';
 import type { KeyManagement, KeyMetadata } from '../../services/kms/key-management';
 import type { Paginated } from '../../services/pagination';
-import { WireInput } from './wire-input';
+import { type WireInput } from './wire-input';
 
 type Json = Record<string, unknown>;
 type Operation = (kms: KeyManagement, input: WireInput) => Promise<Json>;
@@ -90,7 +90,10 @@ export const kmsOperations: Record<string, Operation> = {
     return { KeyId: (await kms.cancelKeyDeletion(input.string('KeyId'))).keyId };
   },
   async ListResourceTags(kms, input) {
-    return page(await kms.listResourceTags(input.string('KeyId'), input.page()), 'Tags', (t) => ({ TagKey: t.tagKey, TagValue: t.tagValue }));
+    return page(await kms.listResourceTags(input.string('KeyId'), input.page()), 'Tags', (t) => ({
+      TagKey: t.tagKey,
+      TagValue: t.tagValue,
+    }));
   },
   async CreateAlias(kms, input) {
     await kms.createAlias(input.string('AliasName'), input.string('TargetKeyId'));

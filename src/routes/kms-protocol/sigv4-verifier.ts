@@ -19,7 +19,8 @@ export interface SigV4Options {
   maxSkewMs?: number;
 }
 
-const AUTH = /^AWS4-HMAC-SHA256\s+Credential=([^/\s,]+)\/(\d{8})\/([^/\s,]+)\/([^/\s,]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$/;
+const AUTH =
+  /^AWS4-HMAC-SHA256\s+Credential=([^/\s,]+)\/(\d{8})\/([^/\s,]+)\/([^/\s,]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$/;
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data, 'utf8').digest();
@@ -29,9 +30,39 @@ function header(headers: SignedRequest['headers'], name: string): string | undef
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-/** RFC 3986 encoding as SigV4 wants it: everything but unreserved characters. */
-function uriEncode(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const UNRESERVED = /[A-Za-z0-9\-_.~]/;
+
+/** RFC 3986 encoding as SigV4 wants it, byte by byte: everything but unreserved characters. */
+function uriEncodeBytes(bytes: Buffer): string {
+  let out = '';
+  for (const byte of bytes) {
+    const c = String.fromCharCode(byte);
+    out += byte < 0x80 && UNRESERVED.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+const uriEncode = (s: string) => uriEncodeBytes(Buffer.from(s, 'utf8'));
+
+/**
+ * Percent-decodes to bytes without ever throwing: a `%` not followed by two hex digits stays a
+ * literal `%`, and decoded bytes need not be UTF-8. Malformed queries then fail the signature
+ * check (a 403) instead of the server.
+ */
+function percentDecode(s: string): Buffer {
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const hex = s[i] === '%' ? s.slice(i + 1, i + 3) : '';
+    if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else {
+      const char = String.fromCodePoint(s.codePointAt(i) ?? 0);
+      bytes.push(...Buffer.from(char, 'utf8'));
+      i += char.length - 1;
+    }
+  }
+  return Buffer.from(bytes);
 }
 
 function canonicalQuery(query: string): string {
@@ -40,8 +71,9 @@ function canonicalQuery(query: string): string {
     .split('&')
     .filter(Boolean)
     .map((pair) => {
-      const [k = '', v = ''] = pair.split('=');
-      return [uriEncode(decodeURIComponent(k)), uriEncode(decodeURIComponent(v))] as const;
+      const eq = pair.indexOf('=');
+      const [k, v] = eq < 0 ? [pair, ''] : [pair.slice(0, eq), pair.slice(eq + 1)];
+      return [uriEncodeBytes(percentDecode(k)), uriEncodeBytes(percentDecode(v))] as const;
     })
     .sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : 1) : a[0] < b[0] ? -1 : 1))
     .map(([k, v]) => `${k}=${v}`)

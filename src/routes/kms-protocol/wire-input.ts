@@ -7,7 +7,10 @@ type Json = Record<string, unknown>;
 /** AWS's wording for a bad member, e.g. "Value null at 'keyId' failed to satisfy ...". */
 function fail(member: string, constraint: string): never {
   const name = member.charAt(0).toLowerCase() + member.slice(1);
-  throw new ServiceError('ValidationException', `1 validation error detected: Value at '${name}' failed to satisfy constraint: ${constraint}`);
+  throw new ServiceError(
+    'ValidationException',
+    `1 validation error detected: Value at '${name}' failed to satisfy constraint: ${constraint}`,
+  );
 }
 
 /** Typed, validated access to the members of a KMS JSON 1.1 request. */

@@ -27,11 +27,7 @@ export async function resolveRootCredentials(
   }
   const file = path.join(dataDir, 'root-credentials');
   const { value, created } = await readOrCreateSecretFile(file, () =>
-    [
-      '[default]',
-      `aws_access_key_id = ${newAccessKeyId()}`,
-      `aws_secret_access_key = ${randomBytes(30).toString('base64')}`,
-    ].join('\n'),
+    ['[default]', `aws_access_key_id = ${newAccessKeyId()}`, `aws_secret_access_key = ${randomBytes(30).toString('base64')}`].join('\n'),
   );
   const field = (name: string) => new RegExp(`^${name}\\s*=\\s*(\\S+)`, 'm').exec(value)?.[1];
   const accessKeyId = field('aws_access_key_id');

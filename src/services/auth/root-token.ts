@@ -24,8 +24,6 @@ export async function resolveRootToken(
 ): Promise<{ token: string; file?: string; created: boolean }> {
   if (fromEnv) return { token: fromEnv, created: false };
   const file = path.join(dataDir, 'root-token');
-  const { value, created } = await readOrCreateSecretFile(file, () =>
-    randomBytes(32).toString('base64url'),
-  );
+  const { value, created } = await readOrCreateSecretFile(file, () => randomBytes(32).toString('base64url'));
   return { token: value, file, created };
 }

@@ -1,8 +1,4 @@
-import {
-  AlgorithmSuiteIdentifier,
-  CommitmentPolicy,
-  buildClient,
-} from '@aws-crypto/client-node';
+import { AlgorithmSuiteIdentifier, CommitmentPolicy, buildClient } from '@aws-crypto/client-node';
 import { type Duplex, PassThrough, type Readable } from 'node:stream';
 import { ServiceError, isServiceError } from '../errors';
 import type { EncryptionContext, KeyManagement } from '../kms/key-management';
@@ -91,7 +87,9 @@ export function envelopeError(err: unknown): ServiceError {
 }
 
 function missingPairs(required: EncryptionContext, actual: EncryptionContext): string | undefined {
-  const missing = Object.entries(required).filter(([k, v]) => actual[k] !== v).map(([k, v]) => `${k}=${v}`);
+  const missing = Object.entries(required)
+    .filter(([k, v]) => actual[k] !== v)
+    .map(([k, v]) => `${k}=${v}`);
   return missing.length > 0 ? missing.join(',') : undefined;
 }
 
@@ -140,7 +138,11 @@ async function readAll(source: Readable, limit: number): Promise<Buffer> {
   let length = 0;
   for await (const chunk of source) {
     length += (chunk as Buffer).length;
-    if (length > limit) throw new ServiceError('PayloadTooLarge', `signed messages are verified whole, up to ${limit} bytes; encrypt with Coffer's unsigned suite for larger data`);
+    if (length > limit)
+      throw new ServiceError(
+        'PayloadTooLarge',
+        `signed messages are verified whole, up to ${limit} bytes; encrypt with Coffer's unsigned suite for larger data`,
+      );
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

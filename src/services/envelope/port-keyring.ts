@@ -48,13 +48,20 @@ export class PortKeyring extends KeyringNode {
     const trace = {
       keyNamespace: KMS_PROVIDER_ID,
       keyName: dataKey.keyArn,
-      flags: KeyringTraceFlag.WRAPPING_KEY_GENERATED_DATA_KEY | KeyringTraceFlag.WRAPPING_KEY_ENCRYPTED_DATA_KEY | KeyringTraceFlag.WRAPPING_KEY_SIGNED_ENC_CTX,
+      flags:
+        KeyringTraceFlag.WRAPPING_KEY_GENERATED_DATA_KEY |
+        KeyringTraceFlag.WRAPPING_KEY_ENCRYPTED_DATA_KEY |
+        KeyringTraceFlag.WRAPPING_KEY_SIGNED_ENC_CTX,
     };
     // The material takes ownership of (and later zeroes) the plaintext key: it is our copy.
     material.setUnencryptedDataKey(new Uint8Array(dataKey.plaintextKey), trace);
     dataKey.plaintextKey.fill(0);
     material.addEncryptedDataKey(
-      new EncryptedDataKey({ providerId: KMS_PROVIDER_ID, providerInfo: dataKey.keyArn, encryptedDataKey: new Uint8Array(dataKey.encryptedKey) }),
+      new EncryptedDataKey({
+        providerId: KMS_PROVIDER_ID,
+        providerInfo: dataKey.keyArn,
+        encryptedDataKey: new Uint8Array(dataKey.encryptedKey),
+      }),
       KeyringTraceFlag.WRAPPING_KEY_ENCRYPTED_DATA_KEY | KeyringTraceFlag.WRAPPING_KEY_SIGNED_ENC_CTX,
     );
     return material;
@@ -63,7 +70,9 @@ export class PortKeyring extends KeyringNode {
   async _onDecrypt(material: NodeDecryptionMaterial, encryptedDataKeys: EncryptedDataKey[]): Promise<NodeDecryptionMaterial> {
     const { kms, keyId, cache } = this.options;
     const allowed = keyId === undefined ? undefined : (await kms.describeKey(keyId)).arn;
-    const candidates = encryptedDataKeys.filter((edk) => edk.providerId === KMS_PROVIDER_ID && (allowed === undefined || edk.providerInfo === allowed));
+    const candidates = encryptedDataKeys.filter(
+      (edk) => edk.providerId === KMS_PROVIDER_ID && (allowed === undefined || edk.providerInfo === allowed),
+    );
     if (candidates.length === 0) {
       throw allowed === undefined
         ? new ServiceError('InvalidCiphertextException', 'the message holds no data key encrypted under a KMS key')
@@ -73,13 +82,23 @@ export class PortKeyring extends KeyringNode {
     for (const edk of candidates) {
       const context = material.encryptionContext;
       const decrypt = async (): Promise<CachedDataKey> => {
-        const r = await kms.decrypt({ ciphertextBlob: Buffer.from(edk.encryptedDataKey), keyId: edk.providerInfo, encryptionContext: context });
+        const r = await kms.decrypt({
+          ciphertextBlob: Buffer.from(edk.encryptedDataKey),
+          keyId: edk.providerInfo,
+          encryptionContext: context,
+        });
         return { plaintextKey: r.plaintext, encryptedKey: Buffer.from(edk.encryptedDataKey), keyArn: r.keyId };
       };
       try {
-        const partition = partitionId('decrypt', createHash('sha256').update(edk.encryptedDataKey).digest('hex'), material.suite.id, context);
+        const partition = partitionId(
+          'decrypt',
+          createHash('sha256').update(edk.encryptedDataKey).digest('hex'),
+          material.suite.id,
+          context,
+        );
         const dataKey = cache ? await cache.forDecryption(partition, decrypt) : await decrypt();
-        if (dataKey.keyArn !== edk.providerInfo) throw new ServiceError('InvalidCiphertextException', 'KMS answered with another key than the message names');
+        if (dataKey.keyArn !== edk.providerInfo)
+          throw new ServiceError('InvalidCiphertextException', 'KMS answered with another key than the message names');
         material.setUnencryptedDataKey(new Uint8Array(dataKey.plaintextKey), {
           keyNamespace: KMS_PROVIDER_ID,
           keyName: dataKey.keyArn,
@@ -91,6 +110,8 @@ export class PortKeyring extends KeyringNode {
         lastError = err;
       }
     }
-    throw isServiceError(lastError) ? lastError : new ServiceError('InvalidCiphertextException', 'no data key in the message could be decrypted');
+    throw isServiceError(lastError)
+      ? lastError
+      : new ServiceError('InvalidCiphertextException', 'no data key in the message could be decrypted');
   }
 }

@@ -7,11 +7,7 @@ import path from 'node:path';
  * the new one: write a temporary sibling, fsync it, rename it over the target, fsync the
  * directory so the rename itself is durable.
  */
-export async function writeFileAtomic(
-  file: string,
-  data: string | Uint8Array,
-  mode = 0o600,
-): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   const dir = path.dirname(file);
   const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(temp, 'wx', mode);
@@ -47,10 +43,7 @@ export async function fsyncDirectory(dir: string): Promise<void> {
  * Reads a secret from `file`, or creates it with `generate()` (mode 0600) if absent. The
  * exclusive create means two processes starting at once agree on one value.
  */
-export async function readOrCreateSecretFile(
-  file: string,
-  generate: () => string,
-): Promise<{ value: string; created: boolean }> {
+export async function readOrCreateSecretFile(file: string, generate: () => string): Promise<{ value: string; created: boolean }> {
   try {
     return { value: (await fs.readFile(file, 'utf8')).trim(), created: false };
   } catch (err) {

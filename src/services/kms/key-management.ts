@@ -8,12 +8,7 @@ import type { Page, Paginated } from '../pagination';
  */
 export type EncryptionContext = Record<string, string>;
 
-export type KeyState =
-  | 'Enabled'
-  | 'Disabled'
-  | 'PendingDeletion'
-  | 'PendingImport'
-  | 'Unavailable';
+export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport' | 'Unavailable';
 
 export type KeyOrigin = 'AWS_KMS' | 'EXTERNAL';
 export type DataKeySpec = 'AES_256' | 'AES_128';
@@ -201,9 +196,7 @@ export interface KeyManagement {
   listAliases(input: Page & { keyId?: string }): Promise<Paginated<AliasListEntry>>;
 
   generateDataKey(input: GenerateDataKeyInput): Promise<GenerateDataKeyResult>;
-  generateDataKeyWithoutPlaintext(
-    input: GenerateDataKeyInput,
-  ): Promise<Omit<GenerateDataKeyResult, 'plaintext'>>;
+  generateDataKeyWithoutPlaintext(input: GenerateDataKeyInput): Promise<Omit<GenerateDataKeyResult, 'plaintext'>>;
   encrypt(input: EncryptInput): Promise<EncryptResult>;
   decrypt(input: DecryptInput): Promise<DecryptResult>;
   reEncrypt(input: ReEncryptInput): Promise<ReEncryptResult>;
@@ -215,11 +208,7 @@ export interface KeyManagement {
   rotateKeyOnDemand(keyId: string): Promise<{ keyId: string }>;
   listKeyRotations(keyId: string, page: Page): Promise<Paginated<RotationEntry>>;
 
-  getParametersForImport(
-    keyId: string,
-    wrappingAlgorithm: WrappingAlgorithm,
-    wrappingKeySpec: WrappingKeySpec,
-  ): Promise<ImportParameters>;
+  getParametersForImport(keyId: string, wrappingAlgorithm: WrappingAlgorithm, wrappingKeySpec: WrappingKeySpec): Promise<ImportParameters>;
   importKeyMaterial(input: ImportKeyMaterialInput): Promise<void>;
   deleteImportedKeyMaterial(keyId: string): Promise<void>;
 }

@@ -42,7 +42,12 @@ export class ObjectService {
   createBucket = (bucket: string) => this.store.createBucket(bucket);
   deleteBucket = (bucket: string) => this.store.deleteBucket(bucket);
   async listBuckets(page: Page): Promise<Paginated<{ name: string; creationDate: Date }>> {
-    return paginate(await this.store.listBuckets(), page, (b) => b.name, (b) => b);
+    return paginate(
+      await this.store.listBuckets(),
+      page,
+      (b) => b.name,
+      (b) => b,
+    );
   }
 
   async put(bucket: string, key: string, body: Readable, options: PutOptions): Promise<ObjectDescription> {
@@ -57,7 +62,13 @@ export class ObjectService {
       stored = await this.store.putObject(bucket, key, body, metadata);
     } else if (options.mode === 'CSE-KMS' || options.mode === 'CSE-C') {
       // Client-side: Coffer encrypts in the S3 Encryption Client format before any store sees it.
-      const wrapping = this.cseWrapping(options.mode, options.kmsKeyId, options.encryptionContext ?? {}, options.customerKey, options.plaintextLength);
+      const wrapping = this.cseWrapping(
+        options.mode,
+        options.kmsKeyId,
+        options.encryptionContext ?? {},
+        options.customerKey,
+        options.plaintextLength,
+      );
       const encrypted = await encryptObject(body, wrapping, { format: options.cseFormat, plaintextLength: options.plaintextLength });
       Object.assign(metadata, encrypted.metadata);
       if (encrypted.kmsKeyArn) metadata[META.kmsKeyArn] = encrypted.kmsKeyArn;
@@ -106,7 +117,8 @@ export class ObjectService {
             }
             // The second pass must read the same object the first one verified.
             const again = await this.store.getObject(bucket, key, customerKey, { ifMatch: object.etag }).catch((err: unknown) => {
-              if (err instanceof ServiceError && err.code === 'PreconditionFailed') throw new ServiceError('OperationAborted', 'the object was replaced while it was being read: retry');
+              if (err instanceof ServiceError && err.code === 'PreconditionFailed')
+                throw new ServiceError('OperationAborted', 'the object was replaced while it was being read: retry');
               throw err;
             });
             // The store enforces the etag; objects without one (older embedded ones, some
@@ -124,7 +136,11 @@ export class ObjectService {
       if (mode === 'SSE-C') checkCustomerKey(object, customerKey);
       if (mode === 'none' || this.store.performsServerSideEncryption) return { description: describe(object), body };
       const dataKey = await this.dataKeyForGet(object, customerKey);
-      const plaintext = decryptSegments(dataKey, Buffer.from(object.metadata[META.noncePrefix] ?? '', 'base64'), aadBase(bucket, key, mode));
+      const plaintext = decryptSegments(
+        dataKey,
+        Buffer.from(object.metadata[META.noncePrefix] ?? '', 'base64'),
+        aadBase(bucket, key, mode),
+      );
       plaintext.once('end', () => dataKey.fill(0));
       body.on('error', (err) => plaintext.destroy(err));
       return { description: describe(object), body: body.pipe(plaintext) };
@@ -141,10 +157,20 @@ export class ObjectService {
     return { ...page, items: page.items.map(describe) };
   }
 
-  private cseWrapping(mode: 'CSE-KMS' | 'CSE-C', keyId: string | undefined, context: Record<string, string>, customerKey: Buffer | undefined, plaintextLength?: number): CseWrapping {
-    if (mode === 'CSE-KMS') return { kind: 'kms', kms: this.kms, keyId, encryptionContext: context, cache: this.dataKeyCache, plaintextLength };
+  private cseWrapping(
+    mode: 'CSE-KMS' | 'CSE-C',
+    keyId: string | undefined,
+    context: Record<string, string>,
+    customerKey: Buffer | undefined,
+    plaintextLength?: number,
+  ): CseWrapping {
+    if (mode === 'CSE-KMS')
+      return { kind: 'kms', kms: this.kms, keyId, encryptionContext: context, cache: this.dataKeyCache, plaintextLength };
     if (!customerKey || customerKey.length !== 32) {
-      throw new ServiceError(keyId === undefined && customerKey === undefined ? 'InvalidRequest' : 'InvalidArgument', 'CSE-C needs X-Customer-Key: 256 bits in base64');
+      throw new ServiceError(
+        keyId === undefined && customerKey === undefined ? 'InvalidRequest' : 'InvalidArgument',
+        'CSE-C needs X-Customer-Key: 256 bits in base64',
+      );
     }
     return { kind: 'aes-gcm', customerKey };
   }
@@ -168,7 +194,8 @@ export class ObjectService {
       }
       case 'SSE-C': {
         const customerKey = options.customerKey;
-        if (!customerKey || customerKey.length !== 32) throw new ServiceError('InvalidArgument', 'SSE-C needs X-Customer-Key: 256 bits in base64');
+        if (!customerKey || customerKey.length !== 32)
+          throw new ServiceError('InvalidArgument', 'SSE-C needs X-Customer-Key: 256 bits in base64');
         Object.assign(metadata, customerKeyRecord(customerKey));
         return Buffer.from(customerKey);
       }
@@ -204,7 +231,8 @@ export class ObjectService {
 function checkSseOptions(options: PutOptions): void {
   if (options.mode === 'SSE-S3' && (options.customerKey || options.kmsKeyId)) throw invalid('SSE-S3 takes no key: the store manages it');
   if (options.mode === 'SSE-KMS' && !options.kmsKeyId) throw invalid('SSE-KMS needs X-Kms-Key-Id');
-  if (options.mode === 'SSE-C' && options.customerKey?.length !== 32) throw new ServiceError('InvalidArgument', 'SSE-C needs X-Customer-Key: 256 bits in base64');
+  if (options.mode === 'SSE-C' && options.customerKey?.length !== 32)
+    throw new ServiceError('InvalidArgument', 'SSE-C needs X-Customer-Key: 256 bits in base64');
 }
 
 /** Objects written by an S3 Encryption Client carry no Coffer mode: their wrapping says it. */
@@ -262,4 +290,3 @@ function describe(object: StoredObject): ObjectDescription {
     customerKeyMd5: object.sse?.customerKeyMd5 ?? object.metadata[META.customerKeyMd5],
   };
 }
-

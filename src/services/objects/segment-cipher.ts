@@ -94,4 +94,5 @@ export function decryptSegments(key: Buffer, prefix: Buffer, base: Buffer): Tran
   });
 }
 
-const tampered = () => new ServiceError('InvalidCiphertextException', 'the stored object failed authentication: it was altered or truncated');
+const tampered = () =>
+  new ServiceError('InvalidCiphertextException', 'the stored object failed authentication: it was altered or truncated');

@@ -56,7 +56,8 @@ export class EmbeddedObjectStore implements ObjectStore {
     try {
       await fs.mkdir(dir, { mode: 0o700 });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ServiceError('BucketAlreadyExists', `bucket ${bucket} already exists`);
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new ServiceError('BucketAlreadyExists', `bucket ${bucket} already exists`);
       throw err;
     }
     await writeFileAtomic(path.join(dir, '.bucket'), JSON.stringify({ creationDate: new Date().toISOString() }));
@@ -142,16 +143,22 @@ export class EmbeddedObjectStore implements ObjectStore {
     return object;
   }
 
-  async getObject(bucket: string, key: string, _customerKey?: Buffer, options: { ifMatch?: string } = {}): Promise<{ object: StoredObject; body: Readable }> {
+  async getObject(
+    bucket: string,
+    key: string,
+    _customerKey?: Buffer,
+    options: { ifMatch?: string } = {},
+  ): Promise<{ object: StoredObject; body: Readable }> {
     const { object, handle } = await this.open(bucket, key);
     if (options.ifMatch !== undefined && object.etag !== options.ifMatch) {
       await handle.close();
       throw new ServiceError('PreconditionFailed', `object ${key} has changed`);
     }
     // Read from the open descriptor: a concurrent replace renames a new file in, this one stays whole.
-    const body = object.storedSize === 0
-      ? (await handle.close(), createReadStream('/dev/null'))
-      : handle.createReadStream({ start: 0, end: object.storedSize - 1, autoClose: true });
+    const body =
+      object.storedSize === 0
+        ? (await handle.close(), createReadStream('/dev/null'))
+        : handle.createReadStream({ start: 0, end: object.storedSize - 1, autoClose: true });
     return { object, body };
   }
 
@@ -181,7 +188,12 @@ export class EmbeddedObjectStore implements ObjectStore {
         await handle.close();
       }
     }
-    return paginate(objects, options, (o) => o.key, (o) => o);
+    return paginate(
+      objects,
+      options,
+      (o) => o.key,
+      (o) => o,
+    );
   }
 
   private async open(bucket: string, key: string) {
@@ -211,5 +223,12 @@ async function readTrailer(bucket: string, handle: fs.FileHandle): Promise<Store
   const json = Buffer.alloc(length);
   await handle.read(json, 0, length, size - TRAILER - length);
   const trailer = JSON.parse(json.toString('utf8')) as Trailer;
-  return { bucket, key: trailer.key, storedSize: size - TRAILER - length, lastModified: new Date(trailer.lastModified), etag: trailer.etag, metadata: trailer.metadata };
+  return {
+    bucket,
+    key: trailer.key,
+    storedSize: size - TRAILER - length,
+    lastModified: new Date(trailer.lastModified),
+    etag: trailer.etag,
+    metadata: trailer.metadata,
+  };
 }

@@ -38,13 +38,24 @@ export interface ObjectStore {
   deleteBucket(bucket: string): Promise<void>;
   listBuckets(): Promise<{ name: string; creationDate: Date }[]>;
   /** Stores `body` whole or not at all: a failed or aborted upload leaves the old object. */
-  putObject(bucket: string, key: string, body: Readable, metadata: Record<string, string>, sse?: ServerSideEncryption): Promise<StoredObject>;
+  putObject(
+    bucket: string,
+    key: string,
+    body: Readable,
+    metadata: Record<string, string>,
+    sse?: ServerSideEncryption,
+  ): Promise<StoredObject>;
   headObject(bucket: string, key: string, customerKey?: Buffer): Promise<StoredObject>;
   /**
    * The object and its stored bytes (consistent with the metadata returned). With `ifMatch`,
    * PreconditionFailed unless the stored object still has that etag.
    */
-  getObject(bucket: string, key: string, customerKey?: Buffer, options?: { ifMatch?: string }): Promise<{ object: StoredObject; body: Readable }>;
+  getObject(
+    bucket: string,
+    key: string,
+    customerKey?: Buffer,
+    options?: { ifMatch?: string },
+  ): Promise<{ object: StoredObject; body: Readable }>;
   deleteObject(bucket: string, key: string): Promise<void>;
   listObjects(bucket: string, options: Page & { prefix?: string }): Promise<Paginated<StoredObject>>;
 }

@@ -9,7 +9,10 @@ export function checkBucketName(bucket: string): void {
     !bucket.startsWith('xn--') &&
     !bucket.endsWith('-s3alias');
   if (!ok) {
-    throw new ServiceError('InvalidBucketName', `bucket names are 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit (got "${bucket}")`);
+    throw new ServiceError(
+      'InvalidBucketName',
+      `bucket names are 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit (got "${bucket}")`,
+    );
   }
 }
 

@@ -11,12 +11,19 @@ import { checkBucketName, checkObjectKey } from './s3-names';
 function fromS3Error(err: unknown, bucket?: string): ServiceError {
   const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   if (e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404) {
-    return e.name === 'NoSuchBucket' ? new ServiceError('NoSuchBucket', `bucket ${bucket} does not exist`) : new ServiceError('NoSuchKey', e.message || 'no such key');
+    return e.name === 'NoSuchBucket'
+      ? new ServiceError('NoSuchBucket', `bucket ${bucket} does not exist`)
+      : new ServiceError('NoSuchKey', e.message || 'no such key');
   }
-  if (e?.name === 'Forbidden' || e?.$metadata?.httpStatusCode === 403) return new ServiceError('AccessDenied', e.message || 'access denied by the object store');
+  if (e?.name === 'Forbidden' || e?.$metadata?.httpStatusCode === 403)
+    return new ServiceError('AccessDenied', e.message || 'access denied by the object store');
   if (e?.$metadata?.httpStatusCode === 412) return new ServiceError('PreconditionFailed', e.message || 'the object has changed');
-  if (typeof e?.name === 'string' && isErrorCode(e.name) && e.name !== 'InternalError') return new ServiceError(e.name, e.message ?? e.name);
-  return new ServiceError('BadGatewayException', `the object store answered ${e?.name ?? 'something unreadable'}${e?.message ? `: ${e.message}` : ''}`);
+  if (typeof e?.name === 'string' && isErrorCode(e.name) && e.name !== 'InternalError')
+    return new ServiceError(e.name, e.message ?? e.name);
+  return new ServiceError(
+    'BadGatewayException',
+    `the object store answered ${e?.name ?? 'something unreadable'}${e?.message ? `: ${e.message}` : ''}`,
+  );
 }
 
 function customerKeyParams(customerKey: Buffer | undefined) {
@@ -74,7 +81,8 @@ export class S3ObjectStore implements ObjectStore {
     } catch (err) {
       // One name for "taken" on every backend, whoever owns it (S3 says BucketAlreadyOwnedByYou for your own).
       const name = (err as { name?: string }).name;
-      if (name === 'BucketAlreadyOwnedByYou' || name === 'BucketAlreadyExists') throw new ServiceError('BucketAlreadyExists', `bucket ${bucket} already exists`);
+      if (name === 'BucketAlreadyOwnedByYou' || name === 'BucketAlreadyExists')
+        throw new ServiceError('BucketAlreadyExists', `bucket ${bucket} already exists`);
       throw fromS3Error(err, bucket);
     }
   }
@@ -89,12 +97,21 @@ export class S3ObjectStore implements ObjectStore {
     return (r.Buckets ?? []).map((b) => ({ name: b.Name ?? '', creationDate: b.CreationDate ?? new Date(0) }));
   }
 
-  async putObject(bucket: string, key: string, body: Readable, metadata: Record<string, string>, sse?: ServerSideEncryption): Promise<StoredObject> {
+  async putObject(
+    bucket: string,
+    key: string,
+    body: Readable,
+    metadata: Record<string, string>,
+    sse?: ServerSideEncryption,
+  ): Promise<StoredObject> {
     checkBucketName(bucket);
     checkObjectKey(key);
-    await this.call(bucket, this.s3.headBucket({ Bucket: bucket }).catch((err: unknown) => {
-      throw Object.assign(err as object, { name: 'NoSuchBucket' });
-    }));
+    await this.call(
+      bucket,
+      this.s3.headBucket({ Bucket: bucket }).catch((err: unknown) => {
+        throw Object.assign(err as object, { name: 'NoSuchBucket' });
+      }),
+    );
     const upload = new Upload({ client: this.s3, params: { Bucket: bucket, Key: key, Body: body, Metadata: metadata, ...sseParams(sse) } });
     await this.call(bucket, upload.done());
     return this.headObject(bucket, key, sse?.customerKey);
@@ -103,22 +120,49 @@ export class S3ObjectStore implements ObjectStore {
   async headObject(bucket: string, key: string, customerKey?: Buffer): Promise<StoredObject> {
     checkBucketName(bucket);
     checkObjectKey(key);
-    const r = await this.call(bucket, this.s3.headObject({ Bucket: bucket, Key: key, ...customerKeyParams(customerKey) }).catch((err: unknown) => {
-      // A HEAD answer has no body: S3's InvalidRequest for an SSE-C object without its key is a bare 400.
-      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-      if (e.$metadata?.httpStatusCode === 400 && !isErrorCode(e.name ?? '')) {
-        throw new ServiceError('InvalidRequest', 'the object store refused the HEAD: an SSE-C object needs its key in X-Customer-Key');
-      }
-      throw err;
-    }));
-    return { bucket, key, storedSize: r.ContentLength ?? 0, lastModified: r.LastModified ?? new Date(0), etag: r.ETag, metadata: r.Metadata ?? {}, sse: { kmsKeyArn: r.SSEKMSKeyId, customerKeyMd5: r.SSECustomerKeyMD5 } };
+    const r = await this.call(
+      bucket,
+      this.s3.headObject({ Bucket: bucket, Key: key, ...customerKeyParams(customerKey) }).catch((err: unknown) => {
+        // A HEAD answer has no body: S3's InvalidRequest for an SSE-C object without its key is a bare 400.
+        const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+        if (e.$metadata?.httpStatusCode === 400 && !isErrorCode(e.name ?? '')) {
+          throw new ServiceError('InvalidRequest', 'the object store refused the HEAD: an SSE-C object needs its key in X-Customer-Key');
+        }
+        throw err;
+      }),
+    );
+    return {
+      bucket,
+      key,
+      storedSize: r.ContentLength ?? 0,
+      lastModified: r.LastModified ?? new Date(0),
+      etag: r.ETag,
+      metadata: r.Metadata ?? {},
+      sse: { kmsKeyArn: r.SSEKMSKeyId, customerKeyMd5: r.SSECustomerKeyMD5 },
+    };
   }
 
-  async getObject(bucket: string, key: string, customerKey?: Buffer, options: { ifMatch?: string } = {}): Promise<{ object: StoredObject; body: Readable }> {
+  async getObject(
+    bucket: string,
+    key: string,
+    customerKey?: Buffer,
+    options: { ifMatch?: string } = {},
+  ): Promise<{ object: StoredObject; body: Readable }> {
     checkBucketName(bucket);
     checkObjectKey(key);
-    const r = await this.call(bucket, this.s3.getObject({ Bucket: bucket, Key: key, IfMatch: options.ifMatch, ...customerKeyParams(customerKey) }));
-    const object: StoredObject = { bucket, key, storedSize: r.ContentLength ?? 0, lastModified: r.LastModified ?? new Date(0), etag: r.ETag, metadata: r.Metadata ?? {}, sse: { kmsKeyArn: r.SSEKMSKeyId, customerKeyMd5: r.SSECustomerKeyMD5 } };
+    const r = await this.call(
+      bucket,
+      this.s3.getObject({ Bucket: bucket, Key: key, IfMatch: options.ifMatch, ...customerKeyParams(customerKey) }),
+    );
+    const object: StoredObject = {
+      bucket,
+      key,
+      storedSize: r.ContentLength ?? 0,
+      lastModified: r.LastModified ?? new Date(0),
+      etag: r.ETag,
+      metadata: r.Metadata ?? {},
+      sse: { kmsKeyArn: r.SSEKMSKeyId, customerKeyMd5: r.SSECustomerKeyMD5 },
+    };
     return { object, body: r.Body instanceof Readable ? r.Body : Readable.from([]) };
   }
 
@@ -130,12 +174,27 @@ export class S3ObjectStore implements ObjectStore {
 
   async listObjects(bucket: string, options: Page & { prefix?: string }): Promise<Paginated<StoredObject>> {
     checkBucketName(bucket);
-    const r = await this.call(bucket, this.s3.listObjectsV2({ Bucket: bucket, Prefix: options.prefix, MaxKeys: pageSize(options), ContinuationToken: options.marker }));
-    const items = await Promise.all((r.Contents ?? []).map((c) => this.headObject(bucket, c.Key ?? '').catch((err: unknown): StoredObject => {
-      // S3 refuses to HEAD an SSE-C object without its key; the listing still knows it is one.
-      if (!(err instanceof ServiceError && err.code === 'InvalidRequest')) throw err;
-      return { bucket, key: c.Key ?? '', storedSize: c.Size ?? 0, lastModified: c.LastModified ?? new Date(0), etag: c.ETag, metadata: {}, sse: { customerKeyRequired: true } };
-    })));
+    const r = await this.call(
+      bucket,
+      this.s3.listObjectsV2({ Bucket: bucket, Prefix: options.prefix, MaxKeys: pageSize(options), ContinuationToken: options.marker }),
+    );
+    const items = await Promise.all(
+      (r.Contents ?? []).map((c) =>
+        this.headObject(bucket, c.Key ?? '').catch((err: unknown): StoredObject => {
+          // S3 refuses to HEAD an SSE-C object without its key; the listing still knows it is one.
+          if (!(err instanceof ServiceError && err.code === 'InvalidRequest')) throw err;
+          return {
+            bucket,
+            key: c.Key ?? '',
+            storedSize: c.Size ?? 0,
+            lastModified: c.LastModified ?? new Date(0),
+            etag: c.ETag,
+            metadata: {},
+            sse: { customerKeyRequired: true },
+          };
+        }),
+      ),
+    );
     return { items, truncated: r.IsTruncated ?? false, nextMarker: r.NextContinuationToken };
   }
 }

@@ -1,5 +1,5 @@
 import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import fs, { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '../../../src/logger';
@@ -18,7 +18,6 @@ beforeEach(() => {
   clock = Date.parse('2026-01-01T00:00:00Z');
 });
 afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
-
 
 describe('encryption context encoding', () => {
   it('keeps {"ab":"c"} and {"a":"bc"} apart and ignores key order', () => {
@@ -146,9 +145,19 @@ describe('EmbeddedKms', () => {
       expect((await kms.describeKey(key.keyId)).keyState).toBe('PendingImport');
       const other = await kms.getParametersForImport(key.keyId, algorithm, 'RSA_2048');
       const wrapOther = (m: Buffer) =>
-        publicEncrypt({ key: createPublicKey({ key: other.publicKey, format: 'der', type: 'spki' }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: algorithm === 'RSAES_OAEP_SHA_256' ? 'sha256' : 'sha1' }, m);
-      expect(await codeOf(kms.importKeyMaterial({ keyId: key.keyId, importToken: other.importToken, encryptedKeyMaterial: wrapOther(randomBytes(32)) })))
-        .toBe('IncorrectKeyMaterialException');
+        publicEncrypt(
+          {
+            key: createPublicKey({ key: other.publicKey, format: 'der', type: 'spki' }),
+            padding: constants.RSA_PKCS1_OAEP_PADDING,
+            oaepHash: algorithm === 'RSAES_OAEP_SHA_256' ? 'sha256' : 'sha1',
+          },
+          m,
+        );
+      expect(
+        await codeOf(
+          kms.importKeyMaterial({ keyId: key.keyId, importToken: other.importToken, encryptedKeyMaterial: wrapOther(randomBytes(32)) }),
+        ),
+      ).toBe('IncorrectKeyMaterialException');
       await kms.importKeyMaterial({
         keyId: key.keyId,
         importToken: other.importToken,
@@ -170,10 +179,21 @@ describe('EmbeddedKms', () => {
     const a = await kms.createKey({ origin: 'EXTERNAL' });
     const b = await kms.createKey({ origin: 'EXTERNAL' });
     const params = await kms.getParametersForImport(a.keyId, 'RSAES_OAEP_SHA_256', 'RSA_2048');
-    const wrapped = publicEncrypt({ key: createPublicKey({ key: params.publicKey, format: 'der', type: 'spki' }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, randomBytes(32));
-    expect(await codeOf(kms.importKeyMaterial({ keyId: b.keyId, importToken: params.importToken, encryptedKeyMaterial: wrapped }))).toBe('InvalidImportTokenException');
+    const wrapped = publicEncrypt(
+      {
+        key: createPublicKey({ key: params.publicKey, format: 'der', type: 'spki' }),
+        padding: constants.RSA_PKCS1_OAEP_PADDING,
+        oaepHash: 'sha256',
+      },
+      randomBytes(32),
+    );
+    expect(await codeOf(kms.importKeyMaterial({ keyId: b.keyId, importToken: params.importToken, encryptedKeyMaterial: wrapped }))).toBe(
+      'InvalidImportTokenException',
+    );
     clock += DAY + 1;
-    expect(await codeOf(kms.importKeyMaterial({ keyId: a.keyId, importToken: params.importToken, encryptedKeyMaterial: wrapped }))).toBe('ExpiredImportTokenException');
+    expect(await codeOf(kms.importKeyMaterial({ keyId: a.keyId, importToken: params.importToken, encryptedKeyMaterial: wrapped }))).toBe(
+      'ExpiredImportTokenException',
+    );
     await kms.close();
   });
 
@@ -197,7 +217,6 @@ describe('EmbeddedKms', () => {
 
 describe('hot path', () => {
   it('reads nothing from disk per cryptographic request', async () => {
-    const fs = require('node:fs') as typeof import('node:fs');
     const kms = await open();
     const key = await kms.createKey({});
     const blob = (await kms.encrypt({ keyId: key.keyId, plaintext: Buffer.from('warm') })).ciphertextBlob;

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { COMMITTING_SUITE_ID, deriveCommitment, deriveContentKey } from '../../../src/services/objects/cse/committing-key';
 import { decodeEnvelope, encodeEnvelope } from '../../../src/services/objects/cse/envelope';
 import { IN_MEMORY_VERIFY_BOUND, decryptObject, encryptObject } from '../../../src/services/objects/cse/s3ec-object';
-import { ServiceError } from '../../../src/services/errors';
+import { type ServiceError } from '../../../src/services/errors';
 
 // Known answers for ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY published with the Amazon S3 Encryption
 // Client for Go v4 (v4/internal/key_derivation_test.go): data key, message id -> content key, commitment.
@@ -26,7 +26,11 @@ const customerKey = randomBytes(32);
 const readAll = async (r: Readable) => Buffer.concat(await r.toArray());
 
 async function encrypt(plaintext: Buffer, format?: 'v2' | 'v3') {
-  const e = await encryptObject(Readable.from([plaintext]), { kind: 'aes-gcm', customerKey }, { format, plaintextLength: plaintext.length });
+  const e = await encryptObject(
+    Readable.from([plaintext]),
+    { kind: 'aes-gcm', customerKey },
+    { format, plaintextLength: plaintext.length },
+  );
   return { metadata: e.metadata, ciphertext: await readAll(e.ciphertext) };
 }
 
@@ -39,7 +43,11 @@ function decrypt(metadata: Record<string, string>, ciphertext: Buffer, key = cus
   }).then(async (r) => readAll(r.plaintext));
 }
 
-const codeOf = (p: Promise<unknown>) => p.then(() => 'resolved', (err: ServiceError) => err.code);
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'resolved',
+    (err: ServiceError) => err.code,
+  );
 
 describe('the key-committing S3 Encryption Client suite (V3)', () => {
   it.each(KNOWN_ANSWERS)('derives the published content key and commitment', (v) => {
@@ -76,7 +84,12 @@ describe('the key-committing S3 Encryption Client suite (V3)', () => {
   it('writes V2 on request and reads both', async () => {
     const plaintext = randomBytes(1000);
     const v2 = await encrypt(plaintext, 'v2');
-    expect(v2.metadata).toMatchObject({ 'x-amz-cek-alg': 'AES/GCM/NoPadding', 'x-amz-wrap-alg': 'AES/GCM', 'x-amz-tag-len': '128', 'x-amz-unencrypted-content-length': '1000' });
+    expect(v2.metadata).toMatchObject({
+      'x-amz-cek-alg': 'AES/GCM/NoPadding',
+      'x-amz-wrap-alg': 'AES/GCM',
+      'x-amz-tag-len': '128',
+      'x-amz-unencrypted-content-length': '1000',
+    });
     expect(v2.metadata['x-amz-3']).toBeUndefined();
     expect((await decrypt(v2.metadata, v2.ciphertext)).equals(plaintext)).toBe(true);
     const v3 = await encrypt(plaintext, 'v3');
@@ -128,9 +141,11 @@ describe('the key-committing S3 Encryption Client suite (V3)', () => {
       metadata,
       ciphertextLength: ciphertext.length,
       openCiphertext: async () => {
-        const r = Readable.from((function* () {
-          for (let at = 0; at < ciphertext.length; at += 65536) yield ciphertext.subarray(at, at + 65536);
-        })());
+        const r = Readable.from(
+          (function* () {
+            for (let at = 0; at < ciphertext.length; at += 65536) yield ciphertext.subarray(at, at + 65536);
+          })(),
+        );
         reads.push(r);
         return r;
       },

@@ -21,17 +21,26 @@ function fakeS3(answer: (method: string, path: string, headers: Record<string, s
     handle: async (req: { method: string; path: string; headers: Record<string, string> }) => {
       seen.push({ method: req.method, path: req.path, headers: req.headers });
       const a = answer(req.method, req.path, req.headers);
-      return { response: { statusCode: a.statusCode, headers: { ...a.headers }, body: Readable.from(a.body ? [Buffer.from(a.body)] : []) } };
+      return {
+        response: { statusCode: a.statusCode, headers: { ...a.headers }, body: Readable.from(a.body ? [Buffer.from(a.body)] : []) },
+      };
     },
   };
   const store = new S3ObjectStore({
-    region: 'us-east-1', endpoint: 'http://s3.test', forcePathStyle: true, maxAttempts: 1,
-    credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' }, requestHandler: requestHandler as never,
+    region: 'us-east-1',
+    endpoint: 'http://s3.test',
+    forcePathStyle: true,
+    maxAttempts: 1,
+    credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' },
+    requestHandler: requestHandler as never,
   });
   return { store, seen, objects: new ObjectService(store, {} as KeyManagement, Buffer.alloc(32)) };
 }
 
-const headOpen: Answer = { statusCode: 200, headers: { 'content-length': '7', 'last-modified': 'Mon, 23 Nov 2026 10:00:00 GMT', etag: '"e2"', 'x-amz-meta-coffer-mode': 'none' } };
+const headOpen: Answer = {
+  statusCode: 200,
+  headers: { 'content-length': '7', 'last-modified': 'Mon, 23 Nov 2026 10:00:00 GMT', etag: '"e2"', 'x-amz-meta-coffer-mode': 'none' },
+};
 
 describe('the S3 adapter against S3 behaviour s3rver lacks', () => {
   it('lists an SSE-C object whose HEAD S3 refuses without the key, and says it needs the key', async () => {
@@ -40,19 +49,30 @@ describe('the S3 adapter against S3 behaviour s3rver lacks', () => {
       return p.endsWith('/locked') ? { statusCode: 400 } : headOpen;
     });
     const page = await objects.list('vault', {});
-    expect(page.items.map((o) => [o.key, o.mode, o.size])).toEqual([['locked', 'SSE-C', 42], ['open', 'none', 7]]);
+    expect(page.items.map((o) => [o.key, o.mode, o.size])).toEqual([
+      ['locked', 'SSE-C', 42],
+      ['open', 'none', 7],
+    ]);
     await expect(objects.head('vault', 'locked')).rejects.toMatchObject({ code: 'InvalidRequest' });
   });
 
   it('keeps other 400s as what they are: only a bare HEAD 400 means an SSE-C key is missing', async () => {
-    const { store } = fakeS3(() => ({ statusCode: 400, headers: { 'content-type': 'application/xml' }, body: '<Error><Code>EntityTooLarge</Code><Message>too large</Message></Error>' }));
+    const { store } = fakeS3(() => ({
+      statusCode: 400,
+      headers: { 'content-type': 'application/xml' },
+      body: '<Error><Code>EntityTooLarge</Code><Message>too large</Message></Error>',
+    }));
     const err = await store.getObject('vault', 'open').catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'BadGatewayException' });
     expect((err as Error).message).toContain('EntityTooLarge');
   });
 
   it('sends If-Match and turns S3 412 into PreconditionFailed', async () => {
-    const { store, seen } = fakeS3(() => ({ statusCode: 412, headers: { 'content-type': 'application/xml' }, body: '<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>' }));
+    const { store, seen } = fakeS3(() => ({
+      statusCode: 412,
+      headers: { 'content-type': 'application/xml' },
+      body: '<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>',
+    }));
     await expect(store.getObject('vault', 'open', undefined, { ifMatch: '"e2"' })).rejects.toMatchObject({ code: 'PreconditionFailed' });
     expect(seen[0]!.headers['if-match']).toBe('"e2"');
   });

@@ -1,5 +1,28 @@
 import { KMS, type KMSClientConfig, type KeyMetadata as AwsKeyMetadata } from '@aws-sdk/client-kms';
-import type { AliasListEntry, CreateKeyInput, DecryptInput, DecryptResult, EncryptInput, EncryptResult, GenerateDataKeyInput, GenerateDataKeyResult, ImportKeyMaterialInput, ImportParameters, KeyListEntry, KeyManagement, KeyMetadata, KeyState, ReEncryptInput, ReEncryptResult, RotationEntry, RotationStatus, ScheduleDeletionResult, Tag, WrappingAlgorithm, WrappingKeySpec } from '../key-management';
+import type {
+  AliasListEntry,
+  CreateKeyInput,
+  DecryptInput,
+  DecryptResult,
+  EncryptInput,
+  EncryptResult,
+  GenerateDataKeyInput,
+  GenerateDataKeyResult,
+  ImportKeyMaterialInput,
+  ImportParameters,
+  KeyListEntry,
+  KeyManagement,
+  KeyMetadata,
+  KeyState,
+  ReEncryptInput,
+  ReEncryptResult,
+  RotationEntry,
+  RotationStatus,
+  ScheduleDeletionResult,
+  Tag,
+  WrappingAlgorithm,
+  WrappingKeySpec,
+} from '../key-management';
 import type { Page, Paginated } from '../../pagination';
 import { fromAwsError, required } from './aws-error';
 
@@ -134,7 +157,11 @@ export class AwsKms implements KeyManagement {
         EncryptionContext: input.encryptionContext,
       }),
     );
-    return { keyId: required(r.KeyId, 'KeyId'), ciphertextBlob: buf(r.CiphertextBlob, 'CiphertextBlob'), plaintext: buf(r.Plaintext, 'Plaintext') };
+    return {
+      keyId: required(r.KeyId, 'KeyId'),
+      ciphertextBlob: buf(r.CiphertextBlob, 'CiphertextBlob'),
+      plaintext: buf(r.Plaintext, 'Plaintext'),
+    };
   }
 
   async generateDataKeyWithoutPlaintext(input: GenerateDataKeyInput): Promise<Omit<GenerateDataKeyResult, 'plaintext'>> {
@@ -153,7 +180,11 @@ export class AwsKms implements KeyManagement {
     const r = await this.send<{ KeyId?: string; CiphertextBlob?: Uint8Array }>(
       this.client.encrypt({ KeyId: input.keyId, Plaintext: input.plaintext, EncryptionContext: input.encryptionContext }),
     );
-    return { keyId: required(r.KeyId, 'KeyId'), ciphertextBlob: buf(r.CiphertextBlob, 'CiphertextBlob'), encryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+    return {
+      keyId: required(r.KeyId, 'KeyId'),
+      ciphertextBlob: buf(r.CiphertextBlob, 'CiphertextBlob'),
+      encryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+    };
   }
 
   async decrypt(input: DecryptInput): Promise<DecryptResult> {
@@ -233,7 +264,11 @@ export class AwsKms implements KeyManagement {
     };
   }
 
-  async getParametersForImport(keyId: string, wrappingAlgorithm: WrappingAlgorithm, wrappingKeySpec: WrappingKeySpec): Promise<ImportParameters> {
+  async getParametersForImport(
+    keyId: string,
+    wrappingAlgorithm: WrappingAlgorithm,
+    wrappingKeySpec: WrappingKeySpec,
+  ): Promise<ImportParameters> {
     const r = await this.send<{ KeyId?: string; ImportToken?: Uint8Array; PublicKey?: Uint8Array; ParametersValidTo?: Date }>(
       this.client.getParametersForImport({ KeyId: keyId, WrappingAlgorithm: wrappingAlgorithm, WrappingKeySpec: wrappingKeySpec }),
     );

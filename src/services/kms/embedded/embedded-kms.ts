@@ -1,42 +1,18 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from '../../../logger';
 import { type ArnScope, aliasArn, keyArn } from '../../arn';
 import { ServiceError, invalid } from '../../errors';
 import { type Page, type Paginated, paginate } from '../../pagination';
-import type {
-  AliasListEntry,
-  CreateKeyInput,
-  DecryptInput,
-  DecryptResult,
-  EncryptInput,
-  EncryptResult,
-  GenerateDataKeyInput,
-  GenerateDataKeyResult,
-  ImportKeyMaterialInput,
-  ImportParameters,
-  KeyListEntry,
-  KeyManagement,
-  KeyMetadata,
-  ReEncryptInput,
-  ReEncryptResult,
-  RotationEntry,
-  RotationStatus,
-  ScheduleDeletionResult,
-  Tag,
-  WrappingAlgorithm,
-  WrappingKeySpec,
-} from '../key-management';
+import type * as port from '../key-management';
 import { checkAliasName } from './alias-rules';
-import { BlobCipher, invalidCiphertext } from './blob-cipher';
-import { parseBlob } from './ciphertext-blob';
-import { dataKeyLength } from './data-key-length';
+import { BlobCipher } from './blob-cipher';
 import { createImportParameters, importedMaterialDigest, openImportToken, unwrapKeyMaterial } from './key-import';
 import * as lifecycle from './key-lifecycle';
 import { keyMetadata } from './key-metadata';
-import type { KeyRecord } from './key-record';
 import { KeyStore, type StateWriter } from './key-store';
 import { LiveKeys } from './live-keys';
+import { EmbeddedCryptography } from './embedded-cryptography';
 import { resolveRootKey } from './root-key';
 
 export interface EmbeddedKmsOptions {
@@ -56,10 +32,11 @@ export interface EmbeddedKmsOptions {
  * durable and undone whole if its write fails. What time makes due (a deletion date, an expiry,
  * an automatic rotation) is applied, durably, before a key is used.
  */
-export class EmbeddedKms implements KeyManagement {
+export class EmbeddedKms implements port.KeyManagement {
   private sweeper?: NodeJS.Timeout;
   private readonly scope: ArnScope;
   private readonly live: LiveKeys;
+  private readonly crypto: EmbeddedCryptography;
 
   private constructor(
     private readonly options: EmbeddedKmsOptions,
@@ -69,6 +46,7 @@ export class EmbeddedKms implements KeyManagement {
   ) {
     this.scope = { region: options.region, accountId: options.accountId };
     this.live = new LiveKeys(store, cipher, this.scope, () => this.now(), options.logger);
+    this.crypto = new EmbeddedCryptography(this.live, cipher, this.scope);
   }
 
   static async open(options: EmbeddedKmsOptions): Promise<EmbeddedKms> {
@@ -87,7 +65,7 @@ export class EmbeddedKms implements KeyManagement {
 
   // ---- keys ---------------------------------------------------------------------------------
 
-  async createKey(input: CreateKeyInput): Promise<KeyMetadata> {
+  async createKey(input: port.CreateKeyInput): Promise<port.KeyMetadata> {
     const keyId = randomUUID();
     const record = lifecycle.newKeyRecord({
       keyId,
@@ -101,13 +79,18 @@ export class EmbeddedKms implements KeyManagement {
     return keyMetadata(record, this.scope);
   }
 
-  async describeKey(keyId: string): Promise<KeyMetadata> {
+  async describeKey(keyId: string): Promise<port.KeyMetadata> {
     return keyMetadata(await this.live.read(keyId), this.scope);
   }
 
-  async listKeys(page: Page): Promise<Paginated<KeyListEntry>> {
+  async listKeys(page: Page): Promise<Paginated<port.KeyListEntry>> {
     await this.live.sweep();
-    return paginate(this.store.allKeys(), page, (k) => k.keyId, (k) => ({ keyId: k.keyId, keyArn: keyArn(this.scope, k.keyId) }));
+    return paginate(
+      this.store.allKeys(),
+      page,
+      (k) => k.keyId,
+      (k) => ({ keyId: k.keyId, keyArn: keyArn(this.scope, k.keyId) }),
+    );
   }
 
   async enableKey(keyId: string): Promise<void> {
@@ -118,7 +101,7 @@ export class EmbeddedKms implements KeyManagement {
     await this.live.change(keyId, (key) => lifecycle.disabled(key));
   }
 
-  async scheduleKeyDeletion(keyId: string, pendingWindowInDays = 30): Promise<ScheduleDeletionResult> {
+  async scheduleKeyDeletion(keyId: string, pendingWindowInDays = 30): Promise<port.ScheduleDeletionResult> {
     lifecycle.checkDeletionWindow(pendingWindowInDays);
     const key = await this.live.change(keyId, (k) => lifecycle.scheduledForDeletion(k, this.now(), pendingWindowInDays));
     return {
@@ -134,9 +117,14 @@ export class EmbeddedKms implements KeyManagement {
     return { keyId: keyArn(this.scope, key.keyId) };
   }
 
-  async listResourceTags(keyId: string, page: Page): Promise<Paginated<Tag>> {
+  async listResourceTags(keyId: string, page: Page): Promise<Paginated<port.Tag>> {
     const key = await this.live.read(keyId);
-    return paginate(key.tags, page, (t) => t.tagKey, (t) => ({ ...t }));
+    return paginate(
+      key.tags,
+      page,
+      (t) => t.tagKey,
+      (t) => ({ ...t }),
+    );
   }
 
   // ---- aliases ------------------------------------------------------------------------------
@@ -173,73 +161,32 @@ export class EmbeddedKms implements KeyManagement {
     });
   }
 
-  async listAliases(input: Page & { keyId?: string }): Promise<Paginated<AliasListEntry>> {
+  async listAliases(input: Page & { keyId?: string }): Promise<Paginated<port.AliasListEntry>> {
     await this.live.sweep();
     const onlyKey = input.keyId === undefined ? undefined : (await this.live.read(input.keyId)).keyId;
     const entries = [...this.store.aliases()].filter(([, a]) => onlyKey === undefined || a.targetKeyId === onlyKey);
-    return paginate(entries, input, ([name]) => name, ([name, a]) => ({
-      aliasName: name,
-      aliasArn: aliasArn(this.scope, name),
-      targetKeyId: a.targetKeyId,
-      creationDate: new Date(a.creationDate),
-      lastUpdatedDate: new Date(a.lastUpdatedDate),
-    }));
+    return paginate(
+      entries,
+      input,
+      ([name]) => name,
+      ([name, a]) => ({
+        aliasName: name,
+        aliasArn: aliasArn(this.scope, name),
+        targetKeyId: a.targetKeyId,
+        creationDate: new Date(a.creationDate),
+        lastUpdatedDate: new Date(a.lastUpdatedDate),
+      }),
+    );
   }
 
-  // ---- cryptography -------------------------------------------------------------------------
+  // ---- cryptography: served by EmbeddedCryptography --------------------------------------
 
-  async generateDataKey(input: GenerateDataKeyInput): Promise<GenerateDataKeyResult> {
-    const plaintext = randomBytes(dataKeyLength(input));
-    const { keyId, ciphertextBlob } = await this.encrypt({ keyId: input.keyId, plaintext, encryptionContext: input.encryptionContext });
-    return { keyId, ciphertextBlob, plaintext };
-  }
-
-  async generateDataKeyWithoutPlaintext(input: GenerateDataKeyInput): Promise<Omit<GenerateDataKeyResult, 'plaintext'>> {
-    const { keyId, ciphertextBlob, plaintext } = await this.generateDataKey(input);
-    plaintext.fill(0);
-    return { keyId, ciphertextBlob };
-  }
-
-  async encrypt(input: EncryptInput): Promise<EncryptResult> {
-    if (input.plaintext.length < 1 || input.plaintext.length > 4096) {
-      throw invalid(`plaintext must be 1 to 4096 bytes (got ${input.plaintext.length})`);
-    }
-    const key = await this.live.read(input.keyId);
-    lifecycle.checkUsable(key);
-    return {
-      keyId: keyArn(this.scope, key.keyId),
-      ciphertextBlob: this.cipher.encrypt(key, input.plaintext, input.encryptionContext),
-      encryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-    };
-  }
-
-  async decrypt(input: DecryptInput): Promise<DecryptResult> {
-    const { key, plaintext } = await this.open(input.ciphertextBlob, input.keyId, input.encryptionContext);
-    return { keyId: keyArn(this.scope, key.keyId), plaintext, encryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
-  }
-
-  async reEncrypt(input: ReEncryptInput): Promise<ReEncryptResult> {
-    const { key, plaintext } = await this.open(input.ciphertextBlob, input.sourceKeyId, input.sourceEncryptionContext);
-    try {
-      const out = await this.encrypt({ keyId: input.destinationKeyId, plaintext, encryptionContext: input.destinationEncryptionContext });
-      return {
-        sourceKeyId: keyArn(this.scope, key.keyId),
-        keyId: out.keyId,
-        ciphertextBlob: out.ciphertextBlob,
-        sourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-        destinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-      };
-    } finally {
-      plaintext.fill(0);
-    }
-  }
-
-  async generateRandom(numberOfBytes: number): Promise<Buffer> {
-    if (!Number.isInteger(numberOfBytes) || numberOfBytes < 1 || numberOfBytes > 1024) {
-      throw invalid(`numberOfBytes must be an integer from 1 to 1024 (got ${numberOfBytes})`);
-    }
-    return randomBytes(numberOfBytes);
-  }
+  generateDataKey = (input: port.GenerateDataKeyInput) => this.crypto.generateDataKey(input);
+  generateDataKeyWithoutPlaintext = (input: port.GenerateDataKeyInput) => this.crypto.generateDataKeyWithoutPlaintext(input);
+  encrypt = (input: port.EncryptInput) => this.crypto.encrypt(input);
+  decrypt = (input: port.DecryptInput) => this.crypto.decrypt(input);
+  reEncrypt = (input: port.ReEncryptInput) => this.crypto.reEncrypt(input);
+  generateRandom = (numberOfBytes: number) => this.crypto.generateRandom(numberOfBytes);
 
   // ---- rotation -----------------------------------------------------------------------------
 
@@ -252,7 +199,7 @@ export class EmbeddedKms implements KeyManagement {
     await this.live.change(keyId, (key) => lifecycle.withoutAutomaticRotation(key));
   }
 
-  async getKeyRotationStatus(keyId: string): Promise<RotationStatus> {
+  async getKeyRotationStatus(keyId: string): Promise<port.RotationStatus> {
     const key = await this.live.read(keyId);
     lifecycle.checkRotationReadable(key);
     return {
@@ -268,25 +215,39 @@ export class EmbeddedKms implements KeyManagement {
     return { keyId: keyArn(this.scope, key.keyId) };
   }
 
-  async listKeyRotations(keyId: string, page: Page): Promise<Paginated<RotationEntry>> {
+  async listKeyRotations(keyId: string, page: Page): Promise<Paginated<port.RotationEntry>> {
     const key = await this.live.read(keyId);
     if (key.origin === 'EXTERNAL') lifecycle.checkRotationReadable(key);
     const arn = keyArn(this.scope, key.keyId);
     const entries = key.rotations.map((r, i) => ({ ...r, id: String(i).padStart(6, '0') }));
-    return paginate(entries, page, (r) => r.id, (r) => ({ keyId: arn, rotationDate: new Date(r.date), rotationType: r.type }));
+    return paginate(
+      entries,
+      page,
+      (r) => r.id,
+      (r) => ({ keyId: arn, rotationDate: new Date(r.date), rotationType: r.type }),
+    );
   }
 
   // ---- imported key material ----------------------------------------------------------------
 
-  async getParametersForImport(keyId: string, wrappingAlgorithm: WrappingAlgorithm, wrappingKeySpec: WrappingKeySpec): Promise<ImportParameters> {
+  async getParametersForImport(
+    keyId: string,
+    wrappingAlgorithm: port.WrappingAlgorithm,
+    wrappingKeySpec: port.WrappingKeySpec,
+  ): Promise<port.ImportParameters> {
     const key = await this.live.read(keyId);
     lifecycle.checkExternal(key);
     const validTo = this.now() + lifecycle.DAY;
     const params = await createImportParameters(this.rootKey, key.keyId, wrappingAlgorithm, wrappingKeySpec, validTo);
-    return { keyId: keyArn(this.scope, key.keyId), importToken: params.importToken, publicKey: params.publicKey, parametersValidTo: new Date(validTo) };
+    return {
+      keyId: keyArn(this.scope, key.keyId),
+      importToken: params.importToken,
+      publicKey: params.publicKey,
+      parametersValidTo: new Date(validTo),
+    };
   }
 
-  async importKeyMaterial(input: ImportKeyMaterialInput): Promise<void> {
+  async importKeyMaterial(input: port.ImportKeyMaterialInput): Promise<void> {
     const key = await this.live.read(input.keyId);
     lifecycle.checkExternal(key);
     const token = openImportToken(this.rootKey, input.importToken, key.keyId, this.now());
@@ -313,19 +274,6 @@ export class EmbeddedKms implements KeyManagement {
 
   private now(): number {
     return (this.options.now?.() ?? new Date()).getTime();
-  }
-
-  private async open(blob: Buffer, expectedKey: string | undefined, context: DecryptInput['encryptionContext']) {
-    const parts = parseBlob(blob);
-    const expected = expectedKey === undefined ? undefined : await this.live.read(expectedKey);
-    const key = await this.live.read(parts.keyId).catch((err: unknown) => {
-      throw err instanceof ServiceError && err.code === 'NotFoundException' ? invalidCiphertext() : err;
-    });
-    if (expected !== undefined && expected.keyId !== key.keyId) {
-      throw new ServiceError('IncorrectKeyException', 'the ciphertext was not encrypted under the key you named');
-    }
-    lifecycle.checkUsable(key);
-    return { key, plaintext: this.cipher.decrypt(key, parts, context) };
   }
 }
 

@@ -49,7 +49,8 @@ export function openImportToken(rootKey: Buffer, token: Buffer, keyId: string, n
   if (!body) throw new ServiceError('InvalidImportTokenException', 'the import token is not valid');
   const parsed = JSON.parse(body.toString('utf8')) as Omit<ImportToken, 'privateKeyDer'> & { privateKeyDer: string };
   if (parsed.keyId !== keyId) throw new ServiceError('InvalidImportTokenException', 'the import token belongs to another key');
-  if (parsed.validTo <= now) throw new ServiceError('ExpiredImportTokenException', 'the import token has expired: get new import parameters');
+  if (parsed.validTo <= now)
+    throw new ServiceError('ExpiredImportTokenException', 'the import token has expired: get new import parameters');
   return { ...parsed, privateKeyDer: Buffer.from(parsed.privateKeyDer, 'base64') };
 }
 

@@ -142,8 +142,10 @@ export interface MaterialImport {
 }
 
 export function checkExpiration(model: ExpirationModel, validTo: number | undefined, now: number): void {
-  if (model === 'KEY_MATERIAL_EXPIRES' && validTo === undefined) throw invalid('validTo is required when expirationModel is KEY_MATERIAL_EXPIRES');
-  if (model === 'KEY_MATERIAL_DOES_NOT_EXPIRE' && validTo !== undefined) throw invalid('validTo must be omitted when the key material does not expire');
+  if (model === 'KEY_MATERIAL_EXPIRES' && validTo === undefined)
+    throw invalid('validTo is required when expirationModel is KEY_MATERIAL_EXPIRES');
+  if (model === 'KEY_MATERIAL_DOES_NOT_EXPIRE' && validTo !== undefined)
+    throw invalid('validTo must be omitted when the key material does not expire');
   if (validTo !== undefined && validTo <= now) throw invalid('validTo must be in the future');
 }
 

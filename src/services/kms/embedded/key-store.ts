@@ -61,7 +61,8 @@ export class KeyStore {
     try {
       text = await fs.readFile(file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot load ${file}: ${(err as Error).message}`);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new Error(`cannot load ${file}: ${(err as Error).message}`, { cause: err });
     }
     if (text !== undefined) store.load(text);
     return store;
@@ -190,7 +191,7 @@ export class KeyStore {
     try {
       state = JSON.parse(text) as EngineState;
     } catch (err) {
-      throw new Error(`cannot load ${this.file}: ${(err as Error).message}`);
+      throw new Error(`cannot load ${this.file}: ${(err as Error).message}`, { cause: err });
     }
     for (const [id, key] of Object.entries(state.keys)) this.keys.set(id, key);
     for (const [name, alias] of Object.entries(state.aliases)) this.aliasRecords.set(name, alias);

@@ -10,7 +10,14 @@ import { CONTENT_ALGORITHM, type CseEnvelope, type CseFormat, type WrapAlgorithm
  * pair `aws:x-amz-cek-alg`, AES/GCM through it as AAD, so a V3 key cannot be replayed as V2.
  */
 export type CseWrapping =
-  | { kind: 'kms'; kms: KeyManagement; keyId?: string; encryptionContext: Record<string, string>; cache?: DataKeyCache | null; plaintextLength?: number }
+  | {
+      kind: 'kms';
+      kms: KeyManagement;
+      keyId?: string;
+      encryptionContext: Record<string, string>;
+      cache?: DataKeyCache | null;
+      plaintextLength?: number;
+    }
   | { kind: 'aes-gcm'; customerKey: Buffer };
 
 const RESERVED_CONTEXT_KEY = 'aws:x-amz-cek-alg';
@@ -38,14 +45,17 @@ export async function wrapDataKey(wrapping: CseWrapping, format: CseFormat): Pro
   }
   const { kms, keyId, cache } = wrapping;
   if (!keyId) throw new ServiceError('ValidationException', 'CSE-KMS needs X-Kms-Key-Id');
-  if (RESERVED_CONTEXT_KEY in wrapping.encryptionContext) throw new ServiceError('ValidationException', `${RESERVED_CONTEXT_KEY} is reserved in the encryption context`);
+  if (RESERVED_CONTEXT_KEY in wrapping.encryptionContext)
+    throw new ServiceError('ValidationException', `${RESERVED_CONTEXT_KEY} is reserved in the encryption context`);
   const context = { [RESERVED_CONTEXT_KEY]: contentAlgorithm, ...wrapping.encryptionContext };
   const generate = async (): Promise<CachedDataKey> => {
     const r = await kms.generateDataKey({ keyId, keySpec: 'AES_256', encryptionContext: context });
     return { plaintextKey: r.plaintext, encryptedKey: r.ciphertextBlob, keyArn: r.keyId };
   };
   // Through the data-key cache when one is given: same key, context and algorithm only.
-  const key = cache ? await cache.forEncryption(partitionId('s3ec-encrypt', keyId, contentAlgorithm, context), wrapping.plaintextLength, generate) : await generate();
+  const key = cache
+    ? await cache.forEncryption(partitionId('s3ec-encrypt', keyId, contentAlgorithm, context), wrapping.plaintextLength, generate)
+    : await generate();
   return { dataKey: key.plaintextKey, wrapAlgorithm: 'kms+context', encryptedDataKey: key.encryptedKey, context, kmsKeyArn: key.keyArn };
 }
 
@@ -53,9 +63,11 @@ export async function unwrapDataKey(envelope: CseEnvelope, wrapping: CseWrapping
   const contentAlgorithm = CONTENT_ALGORITHM[envelope.format];
   const wrapped = envelope.encryptedDataKey;
   if (envelope.wrapAlgorithm === 'kms+context') {
-    if (wrapping.kind !== 'kms') throw new ServiceError('InvalidRequest', 'the object was encrypted with CSE-KMS: it needs no customer key');
+    if (wrapping.kind !== 'kms')
+      throw new ServiceError('InvalidRequest', 'the object was encrypted with CSE-KMS: it needs no customer key');
     const context = envelope.context;
-    if (context[RESERVED_CONTEXT_KEY] !== contentAlgorithm) throw invalidCiphertext('the content algorithm does not match the encryption context');
+    if (context[RESERVED_CONTEXT_KEY] !== contentAlgorithm)
+      throw invalidCiphertext('the content algorithm does not match the encryption context');
     for (const [k, v] of Object.entries(wrapping.encryptionContext)) {
       if (context[k] !== v) throw invalidCiphertext(`the object's encryption context lacks ${k}=${v}`);
     }
@@ -69,7 +81,8 @@ export async function unwrapDataKey(envelope: CseEnvelope, wrapping: CseWrapping
     if (key.plaintextKey.length !== DATA_KEY) throw invalidCiphertext('the data key is not 256 bits');
     return { dataKey: key.plaintextKey, kmsKeyArn: key.keyArn };
   }
-  if (wrapping.kind !== 'aes-gcm') throw new ServiceError('InvalidRequest', 'the object was encrypted with CSE-C: send its key in X-Customer-Key');
+  if (wrapping.kind !== 'aes-gcm')
+    throw new ServiceError('InvalidRequest', 'the object was encrypted with CSE-C: send its key in X-Customer-Key');
   if (wrapped.length !== IV + DATA_KEY + TAG) throw invalidCiphertext('the wrapped data key has the wrong length');
   try {
     const decipher = createDecipheriv('aes-256-gcm', wrapping.customerKey, wrapped.subarray(0, IV));

@@ -75,7 +75,10 @@ export function wrapAlgorithmOf(metadata: Record<string, string>): string | unde
 
 export function decodeEnvelope(m: Record<string, string>): CseEnvelope {
   if ('x-amz-key' in m && !('x-amz-key-v2' in m) && !('x-amz-3' in m)) {
-    throw new ServiceError('InvalidRequest', 'V1 S3 Encryption Client objects (AES/CBC) are not supported: re-encrypt them with a V2 or V3 client');
+    throw new ServiceError(
+      'InvalidRequest',
+      'V1 S3 Encryption Client objects (AES/CBC) are not supported: re-encrypt them with a V2 or V3 client',
+    );
   }
   const format = cseFormatOf(m);
   if (!format) throw invalidEnvelope('neither x-amz-key-v2 nor x-amz-3 is present');
@@ -84,10 +87,14 @@ export function decodeEnvelope(m: Record<string, string>): CseEnvelope {
 
   const wrapAlgorithm = wrapAlgorithmOf(m);
   if (wrapAlgorithm !== 'kms+context' && wrapAlgorithm !== 'AES/GCM') {
-    throw new ServiceError('InvalidRequest', `unsupported S3 Encryption Client key wrapping ${wrapAlgorithm ?? '(none)'}: kms+context and AES/GCM are supported`);
+    throw new ServiceError(
+      'InvalidRequest',
+      `unsupported S3 Encryption Client key wrapping ${wrapAlgorithm ?? '(none)'}: kms+context and AES/GCM are supported`,
+    );
   }
   const contentAlgorithm = format === 'v2' ? m['x-amz-cek-alg'] : m['x-amz-c'];
-  if (contentAlgorithm !== CONTENT_ALGORITHM[format]) throw invalidEnvelope(`unsupported content algorithm ${contentAlgorithm ?? '(none)'}`);
+  if (contentAlgorithm !== CONTENT_ALGORITHM[format])
+    throw invalidEnvelope(`unsupported content algorithm ${contentAlgorithm ?? '(none)'}`);
   if (format === 'v2' && (m['x-amz-tag-len'] ?? '128') !== '128') throw invalidEnvelope('unsupported tag length');
 
   const contextText = format === 'v2' ? m['x-amz-matdesc'] : wrapAlgorithm === 'kms+context' ? m['x-amz-t'] : m['x-amz-m'];

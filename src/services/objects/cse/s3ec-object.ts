@@ -17,7 +17,11 @@ const TAG = 16;
 const authenticationFailed = () => invalidCiphertext('the object failed authentication: it was altered or the key is wrong');
 
 /** Encrypts a stream; the metadata is known before the first byte, as an upload needs. */
-export async function encryptObject(plaintext: Readable, wrapping: CseWrapping, options: { format?: CseFormat; plaintextLength?: number } = {}) {
+export async function encryptObject(
+  plaintext: Readable,
+  wrapping: CseWrapping,
+  options: { format?: CseFormat; plaintextLength?: number } = {},
+) {
   const format = options.format ?? DEFAULT_CSE_FORMAT;
   const wrapped = await wrapDataKey(wrapping, format);
   const { content, ivOrMessageId, commitment } = newContentKey(format, wrapped.dataKey);

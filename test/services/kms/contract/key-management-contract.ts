@@ -2,7 +2,6 @@ import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:cry
 import type { KeyManagement } from '../../../../src/services/kms/key-management';
 import { codeOf } from '../../../support/http';
 
-
 const ARN = /^arn:aws:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
 
 /**
@@ -32,7 +31,8 @@ export function keyManagementContract(name: string, setup: () => Promise<{ kms: 
       expect((await kms.listResourceTags(key.keyId, {})).items).toEqual([{ tagKey: 'k', tagValue: 'v' }]);
       const first = await kms.listKeys({ limit: 1 });
       expect(first.items).toHaveLength(1);
-      if (first.truncated) expect((await kms.listKeys({ limit: 1, marker: first.nextMarker })).items[0]?.keyId).not.toBe(first.items[0]?.keyId);
+      if (first.truncated)
+        expect((await kms.listKeys({ limit: 1, marker: first.nextMarker })).items[0]?.keyId).not.toBe(first.items[0]?.keyId);
       expect(await codeOf(kms.describeKey('11111111-2222-4333-8444-555555555555'))).toBe('NotFoundException');
     });
 
@@ -59,8 +59,12 @@ export function keyManagementContract(name: string, setup: () => Promise<{ kms: 
       expect(dec.plaintext.toString()).toBe('contract');
       expect(dec.keyId).toBe(key.arn);
       expect(await codeOf(kms.decrypt({ ciphertextBlob: enc.ciphertextBlob }))).toBe('InvalidCiphertextException');
-      expect(await codeOf(kms.decrypt({ ciphertextBlob: enc.ciphertextBlob, encryptionContext: { a: 'bc' } }))).toBe('InvalidCiphertextException');
-      expect(await codeOf(kms.decrypt({ ciphertextBlob: enc.ciphertextBlob, keyId: other.keyId, encryptionContext: { ab: 'c' } }))).toBe('IncorrectKeyException');
+      expect(await codeOf(kms.decrypt({ ciphertextBlob: enc.ciphertextBlob, encryptionContext: { a: 'bc' } }))).toBe(
+        'InvalidCiphertextException',
+      );
+      expect(await codeOf(kms.decrypt({ ciphertextBlob: enc.ciphertextBlob, keyId: other.keyId, encryptionContext: { ab: 'c' } }))).toBe(
+        'IncorrectKeyException',
+      );
       const tampered = Buffer.from(enc.ciphertextBlob);
       tampered[tampered.length - 3]! ^= 0xff;
       expect(await codeOf(kms.decrypt({ ciphertextBlob: tampered, encryptionContext: { ab: 'c' } }))).toBe('InvalidCiphertextException');
@@ -73,7 +77,9 @@ export function keyManagementContract(name: string, setup: () => Promise<{ kms: 
       });
       expect(re.sourceKeyId).toBe(key.arn);
       expect(re.keyId).toBe(other.arn);
-      expect((await kms.decrypt({ ciphertextBlob: re.ciphertextBlob, encryptionContext: { x: 'y' } })).plaintext.toString()).toBe('contract');
+      expect((await kms.decrypt({ ciphertextBlob: re.ciphertextBlob, encryptionContext: { x: 'y' } })).plaintext.toString()).toBe(
+        'contract',
+      );
       expect(await codeOf(kms.encrypt({ keyId: key.keyId, plaintext: Buffer.alloc(4097) }))).toBe('ValidationException');
     });
 
@@ -127,17 +133,40 @@ export function keyManagementContract(name: string, setup: () => Promise<{ kms: 
       expect(key.keyState).toBe('PendingImport');
       const params = await kms.getParametersForImport(key.keyId, 'RSAES_OAEP_SHA_256', 'RSA_2048');
       const wrap = (p: typeof params, m: Buffer) =>
-        publicEncrypt({ key: createPublicKey({ key: p.publicKey, format: 'der', type: 'spki' }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, m);
+        publicEncrypt(
+          {
+            key: createPublicKey({ key: p.publicKey, format: 'der', type: 'spki' }),
+            padding: constants.RSA_PKCS1_OAEP_PADDING,
+            oaepHash: 'sha256',
+          },
+          m,
+        );
       const material = randomBytes(32);
-      await kms.importKeyMaterial({ keyId: key.keyId, importToken: params.importToken, encryptedKeyMaterial: wrap(params, material), expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });
+      await kms.importKeyMaterial({
+        keyId: key.keyId,
+        importToken: params.importToken,
+        encryptedKeyMaterial: wrap(params, material),
+        expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+      });
       const blob = (await kms.encrypt({ keyId: key.keyId, plaintext: Buffer.from('mine') })).ciphertextBlob;
       await kms.deleteImportedKeyMaterial(key.keyId);
       expect((await kms.describeKey(key.keyId)).keyState).toBe('PendingImport');
       expect(await codeOf(kms.decrypt({ ciphertextBlob: blob }))).toBe('KMSInvalidStateException');
       const again = await kms.getParametersForImport(key.keyId, 'RSAES_OAEP_SHA_1', 'RSA_3072');
       const wrap1 = (m: Buffer) =>
-        publicEncrypt({ key: createPublicKey({ key: again.publicKey, format: 'der', type: 'spki' }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, m);
-      expect(await codeOf(kms.importKeyMaterial({ keyId: key.keyId, importToken: again.importToken, encryptedKeyMaterial: wrap1(randomBytes(32)) }))).toBe('IncorrectKeyMaterialException');
+        publicEncrypt(
+          {
+            key: createPublicKey({ key: again.publicKey, format: 'der', type: 'spki' }),
+            padding: constants.RSA_PKCS1_OAEP_PADDING,
+            oaepHash: 'sha1',
+          },
+          m,
+        );
+      expect(
+        await codeOf(
+          kms.importKeyMaterial({ keyId: key.keyId, importToken: again.importToken, encryptedKeyMaterial: wrap1(randomBytes(32)) }),
+        ),
+      ).toBe('IncorrectKeyMaterialException');
       await kms.importKeyMaterial({ keyId: key.keyId, importToken: again.importToken, encryptedKeyMaterial: wrap1(material) });
       expect((await kms.decrypt({ ciphertextBlob: blob })).plaintext.toString()).toBe('mine');
       expect(await codeOf(kms.rotateKeyOnDemand(key.keyId))).toBe('UnsupportedOperationException');
