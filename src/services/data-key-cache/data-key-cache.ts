@@ -57,32 +57,37 @@ export class DataKeyCache {
   }
 
   /**
-   * A data key for encrypting one message of `plaintextBytes` (when known) under `partition`:
-   * a cached one while it is within its limits, else a fresh one from `generate`.
+   * A data key for encrypting one message of `plaintextBytes` under `partition`: a cached one
+   * while it is within its limits, else a fresh one from `generate`. Every use is charged before
+   * any other caller can see the entry, so no key ever exceeds its message or byte limit.
    */
   async forEncryption(
     partition: string,
     plaintextBytes: number | undefined,
     generate: () => Promise<CachedDataKey>,
   ): Promise<CachedDataKey> {
-    const bytes = plaintextBytes ?? 0;
-    const hit = this.usable(partition, bytes);
+    /* Precondition: a message of unknown length, or longer than one key may encrypt, cannot be
+       charged against the byte limit: it neither uses nor fills the cache (as the Encryption SDK). */
+    if (plaintextBytes === undefined || plaintextBytes > this.limits.maxBytesPerKey) {
+      this.metrics.dataKeyCacheMisses.inc({ operation: 'encrypt' });
+      return generate();
+    }
+    const hit = this.usable(partition, plaintextBytes);
     if (hit) {
       this.metrics.dataKeyCacheHits.inc({ operation: 'encrypt' });
-      return this.use(partition, hit, bytes);
+      return this.use(partition, hit, plaintextBytes);
     }
     const pending = this.inFlight.get(partition);
     if (pending) {
       // Someone is already asking KMS for this partition: share its answer if it still fits.
       const entry = await pending.catch(() => undefined);
-      if (entry && this.entries.get(partition) === entry && this.fits(entry, bytes)) {
+      if (entry && this.entries.get(partition) === entry && this.fits(entry, plaintextBytes)) {
         this.metrics.dataKeyCacheHits.inc({ operation: 'encrypt' });
-        return this.use(partition, entry, bytes);
+        return this.use(partition, entry, plaintextBytes);
       }
     }
     this.metrics.dataKeyCacheMisses.inc({ operation: 'encrypt' });
-    const fresh = this.load(partition, generate);
-    return this.use(partition, await fresh, bytes);
+    return this.release(partition, await this.load(partition, generate, plaintextBytes));
   }
 
   /** A decrypted data key for `partition` (the encrypted key and its context), or KMS's answer. */
@@ -118,10 +123,11 @@ export class DataKeyCache {
     for (const key of [...this.entries.keys()]) this.evict(key, undefined);
   }
 
-  private load(partition: string, fetch: () => Promise<CachedDataKey>): Promise<Entry> {
+  /** Asks KMS once for a partition; an encryption's own use (`charge` bytes) is counted on arrival. */
+  private load(partition: string, fetch: () => Promise<CachedDataKey>, charge?: number): Promise<Entry> {
     const startedAt = this.epoch;
     const promise = fetch().then((key) => {
-      const entry: Entry = { ...key, createdAt: this.now(), messages: 0, bytes: 0 };
+      const entry: Entry = { ...key, createdAt: this.now(), messages: charge === undefined ? 0 : 1, bytes: charge ?? 0 };
       if ((this.forgotten.get(key.keyArn) ?? -1) > startedAt) return entry; // served once, never cached
       this.evict(partition, undefined);
       this.entries.set(partition, entry);
@@ -164,6 +170,11 @@ export class DataKeyCache {
   private use(partition: string, entry: Entry, bytes: number): CachedDataKey {
     entry.messages += 1;
     entry.bytes += bytes;
+    return this.release(partition, entry);
+  }
+
+  /** A copy for the caller; the entry leaves the cache once it reached a limit. */
+  private release(partition: string, entry: Entry): CachedDataKey {
     const result = copy(entry);
     if (this.entries.get(partition) === entry) {
       const reason = this.expiry(entry);

@@ -87,4 +87,36 @@ describe('DataKeyCache', () => {
     expect(calls()).toBe(4);
     cache.close();
   });
+
+  it('neither serves nor keeps a key for a message of unknown length', async () => {
+    const { cache, generate, calls } = setup();
+    await cache.forEncryption('p', 10, generate); // cached, 10 of 100 bytes used
+    for (let i = 0; i < 3; i++) await cache.forEncryption('p', undefined, generate);
+    expect(calls()).toBe(4);
+    await cache.forEncryption('p', 10, generate); // the cached key is still the first one
+    expect(calls()).toBe(4);
+    cache.close();
+  });
+
+  it('neither serves nor keeps a key for a message longer than the byte limit', async () => {
+    const { cache, generate, calls } = setup();
+    for (let i = 0; i < 3; i++) await cache.forEncryption('p', 101, generate);
+    expect(calls()).toBe(3);
+    expect(cache.size).toBe(0);
+    cache.close();
+  });
+
+  it('never lets concurrent encryptions sharing one KMS call exceed the byte limit', async () => {
+    const { cache, generate, calls } = setup({ maxMessagesPerKey: 100 });
+    const keys = await Promise.all([60, 60, 60, 30].map((bytes) => cache.forEncryption('p', bytes, generate)));
+    // 60 (the loader) + 30 fit one key; each other 60 needs its own.
+    expect(calls()).toBe(3);
+    const byKey = new Map<string, number>();
+    [60, 60, 60, 30].forEach((bytes, i) => {
+      const id = keys[i]!.encryptedKey.toString();
+      byKey.set(id, (byKey.get(id) ?? 0) + bytes);
+    });
+    for (const total of byKey.values()) expect(total).toBeLessThanOrEqual(100);
+    cache.close();
+  });
 });
