@@ -21,11 +21,17 @@ export async function startServerProcess(
   });
   const url = await new Promise<string>((resolve) => {
     let err = '';
-    child.stderr!.on('data', (d: Buffer) => {
+    const onData = (d: Buffer) => {
       err += d.toString();
       const m = /"url":"([^"]+)"/.exec(err);
-      if (m?.[1]) resolve(m[1]);
-    });
+      if (m?.[1]) {
+        // The access log goes on; drain it unread so it neither fills the pipe nor this process.
+        child.stderr!.off('data', onData);
+        child.stderr!.resume();
+        resolve(m[1]);
+      }
+    };
+    child.stderr!.on('data', onData);
   });
   return {
     child,

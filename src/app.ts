@@ -1,7 +1,8 @@
 import express from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Config } from './config';
-import type { Logger } from './logger';
+import type { PinoLogger } from './logger';
+import { accessLog } from './routes/access-log';
 import { aliasesRouter } from './routes/aliases';
 import { requireBearer } from './routes/auth';
 import { cryptographyRouter } from './routes/cryptography';
@@ -26,7 +27,8 @@ import type { ObjectService } from './services/objects/object-service';
 /** Everything the HTTP layer needs, built by `compose.ts` (or by a test). */
 export interface AppServices {
   config: Pick<Config, 'region'>;
-  logger: Logger;
+  /** The process logger; the HTTP access log writes through it. */
+  logger: PinoLogger;
   metrics: Metrics;
   /** The counted KMS port: every call through it shows in coffer_kms_requests_total. */
   kms: KeyManagement;
@@ -46,10 +48,11 @@ export function createApp(services: AppServices): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
 
+  app.use(accessLog(logger));
   app.use(httpMetrics(metrics));
   app.use(operationsRouter({ metrics, specPath, isReady: services.isReady }));
 
-  app.use(kmsWireRouter({ kms, credentials: services.accessKeys, logger }));
+  app.use(kmsWireRouter({ kms, credentials: services.accessKeys }));
   app.use('/v1', requireBearer(tokens));
   // JSON bodies only where the API takes JSON: envelope and object bodies stay unread streams.
   const streamed = /^\/v1\/(envelope|buckets)\//;
@@ -79,6 +82,6 @@ export function createApp(services: AppServices): express.Express {
   app.use(bucketsRouter(services.objects));
   app.use(objectsRouter(services.objects));
 
-  app.use(errorHandler(logger));
+  app.use(errorHandler());
   return app;
 }

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import type { AppServices } from './app';
 import type { Config } from './config';
-import type { Logger } from './logger';
+import type { PinoLogger } from './logger';
 import { resolveRootToken, tokenVerifier } from './services/auth/root-token';
 import { DataKeyCache } from './services/data-key-cache/data-key-cache';
 import { keyStateInvalidating } from './services/data-key-cache/key-state-invalidation';
@@ -32,7 +32,7 @@ export interface ComposedServices extends AppServices {
  * The composition root: turns configuration into the ports and services the app runs on.
  * This is the only place that knows which adapter backs which port.
  */
-export async function composeServices(config: Config, logger: Logger): Promise<ComposedServices> {
+export async function composeServices(config: Config, logger: PinoLogger): Promise<ComposedServices> {
   await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const metrics = createMetrics({ processMetrics: true });
   const closers: (() => Promise<void>)[] = [];

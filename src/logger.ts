@@ -1,6 +1,9 @@
+import { pino, type DestinationStream, type Logger as Pino } from 'pino';
+
 /**
- * A small structured logger: one JSON line per event on stderr. Callers pass fields, never
- * secrets; nothing here formats request bodies.
+ * Structured logs: one JSON line per event (pino) on stderr. Services see only this interface and
+ * pass fields, never secrets; pino's redaction is a second line of defence for the names that
+ * carry secrets anywhere in a logged object.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -11,14 +14,57 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+/** Field names whose values are secrets wherever they appear (two levels deep). */
+const SECRET_FIELDS = [
+  'authorization',
+  'x-customer-key',
+  'x-amz-security-token',
+  'token',
+  'secretAccessKey',
+  'secret',
+  'plaintext',
+  'Plaintext',
+  'customerKey',
+  'rootKey',
+  'privateKey',
+  'password',
+];
 
-export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
-  const log = (at: Exclude<LogLevel, 'silent'>) => (msg: string, fields?: Record<string, unknown>) => {
-    if (rank[at] < rank[level]) return;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level: at, msg, ...fields })}\n`);
-  };
-  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+export const redactPaths = [...SECRET_FIELDS, ...SECRET_FIELDS.map((f) => `*.${f}`), ...SECRET_FIELDS.map((f) => `*.*.${f}`)].map((p) =>
+  p.includes('-') ? p.replace(/([^.*]+-[^.]+)$/, '["$1"]') : p,
+);
+
+/** The Logger interface over a pino instance, which the HTTP access log shares. */
+export class PinoLogger implements Logger {
+  constructor(readonly pino: Pino) {}
+  debug(msg: string, fields?: Record<string, unknown>): void {
+    this.pino.debug(fields ?? {}, msg);
+  }
+  info(msg: string, fields?: Record<string, unknown>): void {
+    this.pino.info(fields ?? {}, msg);
+  }
+  warn(msg: string, fields?: Record<string, unknown>): void {
+    this.pino.warn(fields ?? {}, msg);
+  }
+  error(msg: string, fields?: Record<string, unknown>): void {
+    this.pino.error(fields ?? {}, msg);
+  }
 }
 
-export const silentLogger: Logger = createLogger('silent');
+/** A logger at `level`, writing to stderr unless a destination is given (tests capture it). */
+export function createLogger(level: LogLevel, destination: DestinationStream = pino.destination({ fd: 2, sync: true })): PinoLogger {
+  return new PinoLogger(
+    pino(
+      {
+        level,
+        base: undefined,
+        timestamp: pino.stdTimeFunctions.isoTime,
+        formatters: { level: (label) => ({ level: label }) },
+        redact: { paths: redactPaths, censor: '[redacted]' },
+      },
+      destination,
+    ),
+  );
+}
+
+export const silentLogger: PinoLogger = createLogger('silent', { write: () => undefined });

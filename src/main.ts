@@ -3,6 +3,7 @@ import { createApp } from './app';
 import { composeServices } from './compose';
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';
+import { createHttpServer } from './routes/http-server';
 
 /** Process entry: config, services, app, listen; on SIGTERM/SIGINT finish in-flight work and flush. */
 async function main(): Promise<void> {
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const services = await composeServices(config, logger);
   const app = createApp(services);
-  const server: Server = app.listen(config.port, config.host);
+  const server: Server = createHttpServer(app, logger).listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

@@ -556,6 +556,8 @@ export interface components {
             /** @description AWS KMS or S3 exception name */
             code: string;
             message: string;
+            /** @description The request's id, also in the X-Request-Id header; quote it to an operator, whose log holds the cause */
+            requestId?: string;
         } & {
             [key: string]: unknown;
         };

@@ -4,7 +4,7 @@ import { ServiceError } from '../services/errors';
 
 /** Requires `Authorization: Bearer TOKEN` with a token the verifier accepts. */
 export function requireBearer(tokens: TokenVerifier): RequestHandler {
-  return (req, _res, next) => {
+  return (req, res, next) => {
     const header = req.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match?.[1]) {
@@ -12,6 +12,7 @@ export function requireBearer(tokens: TokenVerifier): RequestHandler {
     } else if (!tokens.verify(match[1])) {
       next(new ServiceError('UnauthorizedException', 'the bearer token is not valid'));
     } else {
+      res.locals.principal = 'root';
       next();
     }
   };

@@ -1,5 +1,4 @@
-import type { ErrorRequestHandler, Request } from 'express';
-import type { Logger } from '../logger';
+import type { ErrorRequestHandler, Response } from 'express';
 import { isServiceError } from '../services/errors';
 import { statusByCode } from './error-status';
 
@@ -27,7 +26,10 @@ interface ErrorReply {
   message: string;
 }
 
-function replyFor(err: unknown, logger: Logger, req: Request): ErrorReply {
+/** Plain words for a failure whose details belong in the log, not in the answer. */
+const INTERNAL: ErrorReply = { status: 500, code: 'InternalError', message: 'internal error: quote the request id to the operator' };
+
+function replyFor(err: unknown): ErrorReply {
   if (isServiceError(err)) return { status: statusByCode[err.code] ?? 400, code: err.code, message: err.message };
   const e = (err ?? {}) as HttpLikeError;
   if (e.type === 'entity.parse.failed') return { status: 400, code: 'ValidationException', message: 'request body is not valid JSON' };
@@ -35,42 +37,44 @@ function replyFor(err: unknown, logger: Logger, req: Request): ErrorReply {
     const details = e.errors?.map((d) => `${d.path ?? ''} ${d.message ?? ''}`.trim()).join('; ');
     return { status: e.status, code: codeForStatus(e.status), message: details || e.message || 'bad request' };
   }
-  logger.error('unhandled error', {
-    method: req.method,
-    path: req.path,
-    error: err instanceof Error ? err.message : String(err),
-    stack: err instanceof Error ? err.stack : undefined,
-  });
-  return { status: 500, code: 'InternalError', message: 'internal error' };
+  return INTERNAL;
+}
+
+/** Hands a failure to the access log, which writes it once, at error level, with the request id. */
+export function recordFailure(res: Response, err: unknown): void {
+  (res as unknown as { err?: unknown }).err = err;
 }
 
 /**
  * The one place an error becomes a response: service errors by their code, framework errors by
- * their status, anything else as a 500 whose details go to the log and never to the client. A
- * HEAD answer has no body, so its code travels in `X-Error-Code`, as S3's HEAD errors are bare.
+ * their status, anything else as a 500 whose details go to the log and never to the client.
+ * Every error answer carries the request id. A HEAD answer has no body, so its code travels in
+ * `X-Error-Code`, as S3's HEAD errors are bare.
  */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
+export function errorHandler(): ErrorRequestHandler {
+  return (err, _req, res, _next) => {
     if (res.headersSent) {
       // Too late for a status: cut the connection so the client sees a failure, not a short body.
-      logger.warn('error after response started', { path: req.path, error: String(err?.code ?? err?.name) });
+      recordFailure(res, err);
       res.destroy();
       return;
     }
-    const reply = replyFor(err, logger, req);
-    if (req.method === 'HEAD') {
+    const reply = replyFor(err);
+    if (reply.status >= 500) recordFailure(res, err);
+    const requestId = res.getHeader('X-Request-Id');
+    if (res.req.method === 'HEAD') {
       res.status(reply.status).set('X-Error-Code', reply.code).end();
       return;
     }
     try {
-      res.status(reply.status).json({ code: reply.code, message: reply.message });
+      res.status(reply.status).json({ code: reply.code, message: reply.message, requestId });
     } catch (failure) {
       // Never let a failure here reach express's default handler (an HTML page with a stack).
-      logger.error('error reply failed', { path: req.path, error: failure instanceof Error ? failure.message : String(failure) });
+      recordFailure(res, failure);
       res
         .status(500)
         .type('application/json')
-        .end(JSON.stringify({ code: 'InternalError', message: 'internal error' }));
+        .end(JSON.stringify({ code: INTERNAL.code, message: INTERNAL.message, requestId }));
     }
   };
 }

@@ -1,15 +1,6 @@
-import type { Request, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import type { Metrics } from '../services/metrics';
-
-/** The route template (never the raw path, which would hold key ids and object names). */
-function routeOf(req: Request): string {
-  const openapi = (req as Request & { openapi?: { openApiRoute?: string } }).openapi;
-  if (openapi?.openApiRoute) return openapi.openApiRoute;
-  const fixed = ['/healthz', '/readyz', '/metrics', '/openapi.yaml', '/docs', '/'];
-  if (fixed.includes(req.path)) return req.path;
-  if (req.path.startsWith('/docs/')) return '/docs';
-  return 'unmatched';
-}
+import { routeOf } from './route-of';
 
 export function httpMetrics(metrics: Metrics): RequestHandler {
   return (req, res, next) => {

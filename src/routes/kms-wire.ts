@@ -1,11 +1,11 @@
 import express, { Router, type Response } from 'express';
-import type { Logger } from '../logger';
 import { ServiceError, isServiceError } from '../services/errors';
 import { kmsOperations } from './kms-protocol/kms-operations';
 import type { AccessKey } from '../services/auth/root-credentials';
 import { verifySigV4 } from './kms-protocol/sigv4-verifier';
 import { WireInput } from './kms-protocol/wire-input';
 import type { KeyManagement } from '../services/kms/key-management';
+import { recordFailure } from './error-handler';
 import { statusByCode } from './error-status';
 
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -24,7 +24,7 @@ function sendError(res: Response, code: string, message: string, status = 400): 
  * `--endpoint-url`. SigV4-authenticated, dispatched over the same counted KeyManagement port
  * as the REST API.
  */
-export function kmsWireRouter(deps: { kms: KeyManagement; credentials: AccessKey[]; logger: Logger }): Router {
+export function kmsWireRouter(deps: { kms: KeyManagement; credentials: AccessKey[] }): Router {
   const secrets = new Map(deps.credentials.map((c) => [c.accessKeyId, c.secretAccessKey]));
   const router = Router();
   router.post('/', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
@@ -32,10 +32,13 @@ export function kmsWireRouter(deps: { kms: KeyManagement; credentials: AccessKey
       const target = req.get('x-amz-target') ?? '';
       const [service, operationName = ''] = target.split('.');
       const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      // The SDKs read the request id AWS-style.
+      res.set('x-amzn-RequestId', String(res.getHeader('X-Request-Id')));
       verifySigV4(
         { method: req.method, path: req.path, query: req.originalUrl.split('?')[1] ?? '', headers: req.headers, body },
         { service: 'kms', secretFor: (id) => secrets.get(id) },
       );
+      res.locals.principal = 'root';
       const operation = service === 'TrentService' ? kmsOperations[operationName] : undefined;
       if (!operation) throw new ServiceError('UnknownOperationException', `unknown operation ${target || '(no X-Amz-Target)'}`);
       let input: unknown;
@@ -52,11 +55,12 @@ export function kmsWireRouter(deps: { kms: KeyManagement; credentials: AccessKey
     } catch (err) {
       if (isServiceError(err)) {
         const status = statusByCode[err.code] >= 500 ? statusByCode[err.code] : 400;
+        if (status >= 500) recordFailure(res, err);
         sendError(res, err.code, err.message, status);
         return;
       }
-      deps.logger.error('kms endpoint failure', { error: err instanceof Error ? err.message : String(err) });
-      sendError(res, 'KMSInternalException', 'internal error', 500);
+      recordFailure(res, err);
+      sendError(res, 'KMSInternalException', 'internal error: quote the request id to the operator', 500);
     }
   });
   return router;

@@ -57,13 +57,18 @@ export type ErrorCode = (typeof errorCodes)[number];
 const known = new Set<string>(errorCodes);
 export const isErrorCode = (name: string): name is ErrorCode => known.has(name);
 
-/** A failure with a stable, client-facing code and a message that says what to fix. */
+/**
+ * A failure with a stable, client-facing code and a message that says what to fix. The message
+ * goes to the client; a `cause` (a dependency's own error, with its network detail) goes only
+ * to the log.
+ */
 export class ServiceError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = code;
   }
 }
@@ -75,4 +80,16 @@ export function isServiceError(err: unknown): err is ServiceError {
 /** Shorthand for the most common case: bad input. */
 export function invalid(message: string): ServiceError {
   return new ServiceError('ValidationException', message);
+}
+
+/**
+ * What a client may read of a dependency's failure: whether it could be reached and, if it
+ * answered, the status and error name. Never its message, which may hold addresses or internals.
+ */
+export function dependencyFailure(dependency: string, err: unknown): string {
+  const e = err as { name?: unknown; $metadata?: { httpStatusCode?: number } } | undefined;
+  const status = e?.$metadata?.httpStatusCode;
+  if (status === undefined) return `${dependency} could not be reached or did not answer: retry later`;
+  const name = typeof e?.name === 'string' && /^[A-Za-z0-9]{1,64}$/.test(e.name) ? ` ${e.name}` : '';
+  return `${dependency} answered ${status}${name}, which Coffer cannot map`;
 }

@@ -27,11 +27,12 @@ export async function spawnCoffer(env: Record<string, string>): Promise<CofferPr
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no listening line:\n${err}`)), 20000);
     const check = () => {
-      const m = /"msg":"coffer listening","url":"([^"]+)"/.exec(err);
-      if (m?.[1]) {
+      const m = /^\{.*"msg":"coffer listening".*\}$/m.exec(err);
+      const listening = m ? (JSON.parse(m[0]) as { url?: string }) : undefined;
+      if (listening?.url) {
         clearTimeout(timer);
         child.stderr!.off('data', check);
-        resolve(m[1]);
+        resolve(listening.url);
       }
     };
     child.stderr!.on('data', check);

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { createApp } from '../../src/app';
 import { composeServices, type ComposedServices } from '../../src/compose';
 import { loadConfig } from '../../src/config';
-import { silentLogger } from '../../src/logger';
+import { type PinoLogger, silentLogger } from '../../src/logger';
+import { createHttpServer } from '../../src/routes/http-server';
 
 export interface RunningCoffer {
   url: string;
@@ -20,12 +21,12 @@ export interface RunningCoffer {
 
 export const TEST_TOKEN = 'test-root-token-0123456789';
 
-/** Starts a real Coffer (embedded backends) in this process on a free port with a temp data dir. */
-export async function startCoffer(env: Record<string, string> = {}): Promise<RunningCoffer> {
+/** Starts a real Coffer (embedded backends unless `env` says otherwise); `logger` captures its log. */
+export async function startCoffer(env: Record<string, string> = {}, logger: PinoLogger = silentLogger): Promise<RunningCoffer> {
   const dataDir = env.COFFER_DATA_DIR ?? mkdtempSync(path.join(tmpdir(), 'coffer-test-'));
   const config = loadConfig({ COFFER_ROOT_TOKEN: TEST_TOKEN, COFFER_LOG_LEVEL: 'silent', ...env, COFFER_DATA_DIR: dataDir, PORT: '0' });
-  const services = await composeServices(config, silentLogger);
-  const server = createApp(services).listen(0, '127.0.0.1');
+  const services = await composeServices(config, logger);
+  const server = createHttpServer(createApp(services), logger).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
   return {

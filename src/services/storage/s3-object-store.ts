@@ -2,7 +2,7 @@ import { S3, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { ServiceError, isErrorCode } from '../errors';
+import { ServiceError, dependencyFailure, isErrorCode } from '../errors';
 import { type Page, type Paginated, pageSize } from '../pagination';
 import type { ObjectStore, ServerSideEncryption, StoredObject } from './object-store';
 import { checkBucketName, checkObjectKey } from './s3-names';
@@ -20,10 +20,7 @@ function fromS3Error(err: unknown, bucket?: string): ServiceError {
   if (e?.$metadata?.httpStatusCode === 412) return new ServiceError('PreconditionFailed', e.message || 'the object has changed');
   if (typeof e?.name === 'string' && isErrorCode(e.name) && e.name !== 'InternalError')
     return new ServiceError(e.name, e.message ?? e.name);
-  return new ServiceError(
-    'BadGatewayException',
-    `the object store answered ${e?.name ?? 'something unreadable'}${e?.message ? `: ${e.message}` : ''}`,
-  );
+  return new ServiceError('BadGatewayException', dependencyFailure('the object store', err), { cause: err });
 }
 
 function customerKeyParams(customerKey: Buffer | undefined) {

@@ -1,9 +1,10 @@
-import { ServiceError, isErrorCode } from '../../errors';
+import { ServiceError, dependencyFailure, isErrorCode } from '../../errors';
 
 /**
  * Turns whatever the AWS SDK threw into a ServiceError: AWS exception names Coffer knows pass
  * through unchanged (so clients see the AWS word); anything else becomes BadGatewayException
- * naming what came back, never a crash.
+ * in plain words (the dependency's own error, with its network detail, is only the cause, which
+ * the log shows), never a crash.
  */
 export function fromAwsError(err: unknown): ServiceError {
   if (err instanceof ServiceError) return err;
@@ -15,8 +16,7 @@ export function fromAwsError(err: unknown): ServiceError {
   if (name === 'NotAuthorizedException' || name === 'AccessDeniedException') {
     return new ServiceError('AccessDeniedException', typeof message === 'string' ? message : 'access denied by AWS KMS');
   }
-  const what = typeof name === 'string' ? name : 'an unreadable answer';
-  return new ServiceError('BadGatewayException', `AWS KMS answered ${what}${typeof message === 'string' && message ? `: ${message}` : ''}`);
+  return new ServiceError('BadGatewayException', dependencyFailure('AWS KMS', err), { cause: err });
 }
 
 /** A required member missing from an AWS answer is the dependency's fault: 502, not a crash. */

@@ -1,6 +1,7 @@
 import type { Logger } from '../../../logger';
 import { type ArnScope, parseKmsArn } from '../../arn';
 import { ServiceError } from '../../errors';
+import { quote } from '../../quote';
 import type { BlobCipher } from './blob-cipher';
 import * as lifecycle from './key-lifecycle';
 import type { KeyRecord } from './key-record';
@@ -8,7 +9,7 @@ import type { KeyStore, KeyStoreDraft } from './key-store';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-const notFound = (ref: string) => new ServiceError('NotFoundException', `key ${ref} does not exist`);
+const notFound = (ref: string) => new ServiceError('NotFoundException', `key ${quote(ref)} does not exist`);
 
 /**
  * Keys as they stand now: a reference (key id, key ARN, alias name, alias ARN) resolved to a
