@@ -18,7 +18,7 @@ import { objectsRouter } from './routes/objects';
 import { operationsRouter } from './routes/operations';
 import type { TokenVerifier } from './services/auth/root-token';
 import type { EnvelopeService } from './services/envelope/envelope-service';
-import { KeyService } from './services/keys/key-service';
+import type { KeyService } from './services/keys/key-service';
 import type { AccessKey } from './services/auth/root-credentials';
 import type { KeyManagement } from './services/kms/key-management';
 import type { Metrics } from './services/metrics';
@@ -32,6 +32,8 @@ export interface AppServices {
   metrics: Metrics;
   /** The counted KMS port: every call through it shows in coffer_kms_requests_total. */
   kms: KeyManagement;
+  /** Key operations that take more than one KMS call. */
+  keys: KeyService;
   tokens: TokenVerifier;
   envelope: EnvelopeService;
   objects: ObjectService;
@@ -73,7 +75,7 @@ export function createApp(services: AppServices): express.Express {
     }),
   );
 
-  app.use(keysRouter(kms, new KeyService(kms)));
+  app.use(keysRouter(kms, services.keys));
   app.use(keyRotationRouter(kms));
   app.use(keyImportRouter(kms));
   app.use(aliasesRouter(kms));

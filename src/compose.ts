@@ -6,6 +6,7 @@ import { resolveRootToken, tokenVerifier } from './services/auth/root-token';
 import { DataKeyCache } from './services/data-key-cache/data-key-cache';
 import { keyStateInvalidating } from './services/data-key-cache/key-state-invalidation';
 import { EnvelopeService } from './services/envelope/envelope-service';
+import { KeyService } from './services/keys/key-service';
 import { resolveRootCredentials } from './services/auth/root-credentials';
 import { countedKeyManagement } from './services/kms/counted-key-management';
 import { AwsKms } from './services/kms/aws/aws-kms';
@@ -101,6 +102,7 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
     logger,
     metrics,
     kms,
+    keys: new KeyService(kms),
     tokens: tokenVerifier(root.token),
     envelope,
     objects,

@@ -33,6 +33,10 @@ describe('operations and auth', () => {
   it('answers unknown routes with a 4xx JSON error', async () => {
     const r = await request(coffer.url).get('/v1/nothing-here').set('Authorization', `Bearer ${coffer.token}`);
     expect(r.status).toBe(404);
-    expect(r.body.code).toBeDefined();
+    expect(r.body).toEqual({
+      code: 'ResourceNotFoundException',
+      message: expect.stringMatching(/not found/i),
+      requestId: r.headers['x-request-id'],
+    });
   });
 });
