@@ -23,6 +23,30 @@ function fromS3Error(err: unknown, bucket?: string): ServiceError {
   return new ServiceError('BadGatewayException', dependencyFailure('the object store', err), { cause: err });
 }
 
+/** What a HEAD or GET answer says of an object. */
+function storedObject(
+  bucket: string,
+  key: string,
+  r: {
+    ContentLength?: number;
+    LastModified?: Date;
+    ETag?: string;
+    Metadata?: Record<string, string>;
+    SSEKMSKeyId?: string;
+    SSECustomerKeyMD5?: string;
+  },
+): StoredObject {
+  return {
+    bucket,
+    key,
+    storedSize: r.ContentLength ?? 0,
+    lastModified: r.LastModified ?? new Date(0),
+    etag: r.ETag,
+    metadata: r.Metadata ?? {},
+    sse: { kmsKeyArn: r.SSEKMSKeyId, customerKeyMd5: r.SSECustomerKeyMD5 },
+  };
+}
+
 function customerKeyParams(customerKey: Buffer | undefined) {
   if (!customerKey) return {};
   return {
@@ -128,15 +152,7 @@ export class S3ObjectStore implements ObjectStore {
         throw err;
       }),
     );
-    return {
-      bucket,
-      key,
-      storedSize: r.ContentLength ?? 0,
-      lastModified: r.LastModified ?? new Date(0),
-      etag: r.ETag,
-      metadata: r.Metadata ?? {},
-      sse: { kmsKeyArn: r.SSEKMSKeyId, customerKeyMd5: r.SSECustomerKeyMD5 },
-    };
+    return storedObject(bucket, key, r);
   }
 
   async getObject(
@@ -151,16 +167,7 @@ export class S3ObjectStore implements ObjectStore {
       bucket,
       this.s3.getObject({ Bucket: bucket, Key: key, IfMatch: options.ifMatch, ...customerKeyParams(customerKey) }),
     );
-    const object: StoredObject = {
-      bucket,
-      key,
-      storedSize: r.ContentLength ?? 0,
-      lastModified: r.LastModified ?? new Date(0),
-      etag: r.ETag,
-      metadata: r.Metadata ?? {},
-      sse: { kmsKeyArn: r.SSEKMSKeyId, customerKeyMd5: r.SSECustomerKeyMD5 },
-    };
-    return { object, body: r.Body instanceof Readable ? r.Body : Readable.from([]) };
+    return { object: storedObject(bucket, key, r), body: r.Body instanceof Readable ? r.Body : Readable.from([]) };
   }
 
   async deleteObject(bucket: string, key: string): Promise<void> {
