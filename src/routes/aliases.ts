@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { components } from '../generated/api';
+import { aliasArnBesideKey } from '../services/arn';
 import type { AliasListEntry, KeyManagement } from '../services/kms/key-management';
 import { isoDate, pathParam, queryInt, queryString } from './codec';
 
@@ -17,8 +18,7 @@ const aliasJson = (a: AliasListEntry): Schemas['Alias'] => ({
  */
 async function aliasAfterWrite(kms: KeyManagement, aliasName: string, target: string): Promise<Schemas['Alias']> {
   const key = await kms.describeKey(target);
-  const aliasArn = key.arn.replace(/key\/[^/]+$/, aliasName);
-  return { aliasName, aliasArn, targetKeyId: key.keyId };
+  return { aliasName, aliasArn: aliasArnBesideKey(key.arn, aliasName), targetKeyId: key.keyId };
 }
 
 /** /v1/aliases: create, list, retarget, delete. Alias names keep their literal slash in paths. */

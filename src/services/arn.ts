@@ -35,11 +35,11 @@ export function parseKmsArn(arn: string): KmsArn | undefined {
     : { region, accountId, resourceType: 'alias', resource };
 }
 
-/** The ARN of an alias in the region and account of the key it targets. */
+/** The ARN of an alias in the partition, region and account of the key it targets. */
 export function aliasArnBesideKey(targetKeyArn: string, aliasName: string): string {
-  const key = parseKmsArn(targetKeyArn);
-  if (!key) throw new Error(`not a KMS key ARN: ${targetKeyArn}`);
-  return aliasArn(key, aliasName);
+  const at = targetKeyArn.lastIndexOf(':key/');
+  if (at < 0) throw new Error(`not a KMS key ARN: ${targetKeyArn}`);
+  return `${targetKeyArn.slice(0, at + 1)}${aliasName}`;
 }
 
 export function s3ObjectArn(bucket: string, key: string): string {
