@@ -8,7 +8,7 @@ export interface StoredObject {
   /** Length of the stored bytes. */
   storedSize: number;
   lastModified: Date;
-  /** An opaque version of the stored bytes that changes whenever the object is replaced. */
+  /** An opaque version of the stored bytes: it changes whenever they change (S3: their MD5). */
   etag?: string;
   /** Coffer's own metadata: mode, sizes, wrapped keys, IVs. Never a plaintext key. */
   metadata: Record<string, string>;

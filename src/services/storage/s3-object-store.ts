@@ -3,7 +3,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ServiceError, dependencyFailure, isErrorCode } from '../errors';
-import { type Page, type Paginated, pageSize } from '../pagination';
+import { type Page, type Paginated, decodeMarker, encodeMarker, pageSize } from '../pagination';
 import type { ObjectStore, ServerSideEncryption, StoredObject } from './object-store';
 import { checkBucketName, checkObjectKey } from './s3-names';
 
@@ -143,11 +143,15 @@ export class S3ObjectStore implements ObjectStore {
     checkObjectKey(key);
     const r = await this.call(
       bucket,
-      this.s3.headObject({ Bucket: bucket, Key: key, ...customerKeyParams(customerKey) }).catch((err: unknown) => {
-        // A HEAD answer has no body: S3's InvalidRequest for an SSE-C object without its key is a bare 400.
+      this.s3.headObject({ Bucket: bucket, Key: key, ...customerKeyParams(customerKey) }).catch(async (err: unknown) => {
+        // A HEAD answer has no body: S3's InvalidRequest for an SSE-C object without its key is a
+        // bare 400, and a missing bucket a bare 404 like a missing key (so ask about the bucket).
         const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
         if (e.$metadata?.httpStatusCode === 400 && !isErrorCode(e.name ?? '')) {
           throw new ServiceError('InvalidRequest', 'the object store refused the HEAD: an SSE-C object needs its key in X-Customer-Key');
+        }
+        if (e.$metadata?.httpStatusCode === 404 && !(await this.bucketExists(bucket))) {
+          throw new ServiceError('NoSuchBucket', `bucket ${bucket} does not exist`);
         }
         throw err;
       }),
@@ -170,6 +174,13 @@ export class S3ObjectStore implements ObjectStore {
     return { object: storedObject(bucket, key, r), body: r.Body instanceof Readable ? r.Body : Readable.from([]) };
   }
 
+  private async bucketExists(bucket: string): Promise<boolean> {
+    return this.s3.headBucket({ Bucket: bucket }).then(
+      () => true,
+      (err: { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode !== 404,
+    );
+  }
+
   async deleteObject(bucket: string, key: string): Promise<void> {
     checkBucketName(bucket);
     checkObjectKey(key);
@@ -180,7 +191,13 @@ export class S3ObjectStore implements ObjectStore {
     checkBucketName(bucket);
     const r = await this.call(
       bucket,
-      this.s3.listObjectsV2({ Bucket: bucket, Prefix: options.prefix, MaxKeys: pageSize(options), ContinuationToken: options.marker }),
+      this.s3.listObjectsV2({
+        Bucket: bucket,
+        Prefix: options.prefix,
+        MaxKeys: pageSize(options),
+        // S3's continuation token travels inside Coffer's own marker, so a foreign one is refused here.
+        ContinuationToken: options.marker === undefined ? undefined : decodeMarker(options.marker),
+      }),
     );
     const items = await Promise.all(
       (r.Contents ?? []).map((c) =>
@@ -199,6 +216,7 @@ export class S3ObjectStore implements ObjectStore {
         }),
       ),
     );
-    return { items, truncated: r.IsTruncated ?? false, nextMarker: r.NextContinuationToken };
+    const truncated = r.IsTruncated ?? false;
+    return { items, truncated, nextMarker: truncated && r.NextContinuationToken ? encodeMarker(r.NextContinuationToken) : undefined };
   }
 }

@@ -54,18 +54,9 @@ describeObjectStoreContract(
   },
   {
     knownGaps: {
-      // An adapter gap: S3 answers a HEAD with no body, and the adapter reads every bare 404 as
-      // NoSuchKey without asking whether the bucket exists (the embedded store answers NoSuchBucket).
-      'head in a missing bucket': 'the adapter reads a HEAD 404 as NoSuchKey even when the bucket is missing',
       // A gap of the test server, not the adapter: s3-object-store.test.ts shows the adapter sends
       // If-Match and maps S3's 412, against a fake S3.
       'if-match': 's3rver ignores If-Match',
-      // S3's ETag (s3rver's too) is the MD5 of the bytes: the same bytes again keep the etag, while
-      // the port promises it "changes whenever the object is replaced".
-      'etag on identical replace': "S3's etag is the MD5 of the bytes",
-      // The marker is S3's continuation token as is: a foreign one is S3's own error (InvalidArgument;
-      // a 500 on s3rver, so BadGatewayException), never InvalidMarkerException as pagination.ts says.
-      'foreign marker': "the adapter passes the marker to S3 unchecked, so a foreign one is S3's error",
     },
   },
 );
