@@ -103,13 +103,16 @@ describe('segment cipher: round trip', () => {
       expect(plaintextSize(reference.length)).toBe(size);
     });
 
-    it.each(chunkSizes)('round-trips when both sides are fed %s chunks, and the ciphertext does not depend on chunking', async (_c, chunk) => {
-      const ciphertext = await encrypt(plaintext, chunk);
-      expect(ciphertext.equals(reference)).toBe(true);
-      const { out, error } = await decrypt(ciphertext, chunk);
-      expect(error).toBeUndefined();
-      expect(out.equals(plaintext)).toBe(true);
-    });
+    it.each(chunkSizes)(
+      'round-trips when both sides are fed %s chunks, and the ciphertext does not depend on chunking',
+      async (_c, chunk) => {
+        const ciphertext = await encrypt(plaintext, chunk);
+        expect(ciphertext.equals(reference)).toBe(true);
+        const { out, error } = await decrypt(ciphertext, chunk);
+        expect(error).toBeUndefined();
+        expect(out.equals(plaintext)).toBe(true);
+      },
+    );
   });
 
   it('plaintextSize agrees with the real stored size at every segment boundary up to 5 segments', async () => {
@@ -191,7 +194,7 @@ describe('segment cipher: refusals (stream errors, no byte of a bad segment is r
     it.each([
       ['1 byte cut off the end', (c: Buffer) => c.length - 1],
       ['the tag of the final segment cut off', (c: Buffer) => c.length - TAG],
-      ['the final segment cut to fewer bytes than a tag', (c: Buffer) => 3 * STORED_SEGMENT + 5],
+      ['the final segment cut to fewer bytes than a tag', () => 3 * STORED_SEGMENT + 5],
       ['cut in the middle of a non-final segment', () => STORED_SEGMENT + 1000],
       ['cut 1 byte before a segment boundary', () => 2 * STORED_SEGMENT - 1],
       ['cut 1 byte after a segment boundary', () => 2 * STORED_SEGMENT + 1],
