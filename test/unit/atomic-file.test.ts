@@ -279,15 +279,15 @@ describe('readOrCreateSecretFile', () => {
     expect(await ls()).toEqual([]);
   });
 
-  it('KNOWN ISSUE: an empty existing file is accepted as the secret "" (created: false)', async () => {
+  it('refuses an empty existing file, naming it, rather than using "" as the secret', async () => {
     const file = path.join(dir, 'store-key');
     await fsp.writeFile(file, '\n');
-    await expect(readOrCreateSecretFile(file, () => 'v')).resolves.toEqual({ value: '', created: false });
+    await expect(readOrCreateSecretFile(file, () => 'v')).rejects.toThrow(`${file} is empty`);
   });
 
-  it('KNOWN ISSUE: a generated value with surrounding whitespace is returned untrimmed on create, trimmed afterwards', async () => {
+  it('returns the same trimmed value on create and afterwards', async () => {
     const file = path.join(dir, 'root-token');
-    await expect(readOrCreateSecretFile(file, () => ' padded ')).resolves.toEqual({ value: ' padded ', created: true });
+    await expect(readOrCreateSecretFile(file, () => ' padded ')).resolves.toEqual({ value: 'padded', created: true });
     await expect(readOrCreateSecretFile(file, () => 'unused')).resolves.toEqual({ value: 'padded', created: false });
   });
 });

@@ -45,19 +45,38 @@ export async function fsyncDirectory(dir: string): Promise<void> {
  */
 export async function readOrCreateSecretFile(file: string, generate: () => string): Promise<{ value: string; created: boolean }> {
   try {
-    return { value: (await fs.readFile(file, 'utf8')).trim(), created: false };
+    return { value: await readSecret(file), created: false };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const value = generate();
+  const value = generate().trim();
   try {
     await writeFileExclusive(file, `${value}\n`);
     return { value, created: true };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return { value: (await fs.readFile(file, 'utf8')).trim(), created: false };
+    return { value: await readSecret(file), created: false };
   }
+}
+
+/** A secret file's value; an empty one is an operator's mistake to report, not a secret. */
+async function readSecret(file: string): Promise<string> {
+  const value = (await fs.readFile(file, 'utf8')).trim();
+  if (value === '') throw new Error(`${file} is empty: put the secret back, or delete the file to have a new one generated`);
+  return value;
+}
+
+/**
+ * Removes the temporary files `writeFileAtomic` leaves beside `file` when a crash cuts it short:
+ * they never replaced anything, so nothing is lost.
+ */
+export async function removeStaleTemps(file: string): Promise<number> {
+  const dir = path.dirname(file);
+  const stale = new RegExp(`^\\.${path.basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{12}\\.tmp$`);
+  const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => stale.test(n));
+  await Promise.all(names.map((n) => fs.rm(path.join(dir, n), { force: true })));
+  return names.length;
 }
 
 async function writeFileExclusive(file: string, data: string): Promise<void> {

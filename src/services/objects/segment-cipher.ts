@@ -31,8 +31,34 @@ export function plaintextSize(storedSize: number): number {
   return storedSize - segments * TAG;
 }
 
+/**
+ * Bytes waiting for a whole segment. Chunks are kept as they came and joined once per segment,
+ * so a body sent in tiny chunks costs linear time, not a copy of the backlog per chunk.
+ */
+class Backlog {
+  private chunks: Buffer[] = [];
+  length = 0;
+
+  add(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+  }
+
+  /** Removes and returns the first `n` bytes (n <= length). */
+  take(n: number): Buffer {
+    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
+    this.chunks = all.length > n ? [all.subarray(n)] : [];
+    this.length -= n;
+    return all.subarray(0, n);
+  }
+
+  takeAll(): Buffer {
+    return this.take(this.length);
+  }
+}
+
 export function encryptSegments(key: Buffer, prefix: Buffer, base: Buffer): Transform {
-  let pending: Buffer = Buffer.alloc(0);
+  const pending = new Backlog();
   let index = 0;
   const seal = (chunk: Buffer, final: boolean) => {
     const cipher = createCipheriv('aes-256-gcm', key, nonce(prefix, index));
@@ -42,22 +68,19 @@ export function encryptSegments(key: Buffer, prefix: Buffer, base: Buffer): Tran
   };
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      pending.add(chunk);
       // Keep at least one byte back: only flush knows which segment is the final one.
-      while (pending.length > SEGMENT) {
-        this.push(seal(pending.subarray(0, SEGMENT), false));
-        pending = pending.subarray(SEGMENT);
-      }
+      while (pending.length > SEGMENT) this.push(seal(pending.take(SEGMENT), false));
       done();
     },
     flush(done) {
-      done(null, seal(pending, true));
+      done(null, seal(pending.takeAll(), true));
     },
   });
 }
 
 export function decryptSegments(key: Buffer, prefix: Buffer, base: Buffer): Transform {
-  let pending: Buffer = Buffer.alloc(0);
+  const pending = new Backlog();
   let index = 0;
   const open = (segment: Buffer, final: boolean) => {
     if (segment.length < TAG) throw tampered();
@@ -73,12 +96,9 @@ export function decryptSegments(key: Buffer, prefix: Buffer, base: Buffer): Tran
   };
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      pending.add(chunk);
       try {
-        while (pending.length > SEGMENT + TAG) {
-          this.push(open(pending.subarray(0, SEGMENT + TAG), false));
-          pending = pending.subarray(SEGMENT + TAG);
-        }
+        while (pending.length > SEGMENT + TAG) this.push(open(pending.take(SEGMENT + TAG), false));
         done();
       } catch (err) {
         done(err as Error);
@@ -86,7 +106,7 @@ export function decryptSegments(key: Buffer, prefix: Buffer, base: Buffer): Tran
     },
     flush(done) {
       try {
-        done(null, open(pending, true));
+        done(null, open(pending.takeAll(), true));
       } catch (err) {
         done(err as Error);
       }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '../../../src/logger';
@@ -97,6 +97,18 @@ describe('a failed state write', () => {
     expect(await allKeyIds(kms)).toEqual([base.keyId]);
     expect((await kms.describeKey(base.keyId)).keyState).toBe('Enabled');
     expect((await kms.listAliases({})).items).toEqual([]);
+    await kms.close();
+  });
+
+  it('removes the temp files of state writes a crash cut short when it opens', async () => {
+    let kms = await open();
+    const key = await kms.createKey({});
+    await kms.close();
+    const stale = path.join(dataDir, 'kms', '.state.json.0123456789ab.tmp');
+    writeFileSync(stale, '{"half":');
+    kms = await open();
+    expect(existsSync(stale)).toBe(false);
+    expect((await kms.describeKey(key.keyId)).keyState).toBe('Enabled');
     await kms.close();
   });
 

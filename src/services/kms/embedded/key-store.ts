@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../../files/atomic-file';
+import { removeStaleTemps, writeFileAtomic } from '../../files/atomic-file';
 import type { AliasRecord, EngineState, KeyRecord } from './key-record';
 
 /** Writes the serialized state durably (the default replaces `state.json` atomically). */
@@ -57,6 +57,7 @@ export class KeyStore {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, 'state.json');
     const store = new KeyStore(file, write);
+    await removeStaleTemps(file);
     let text: string | undefined;
     try {
       text = await fs.readFile(file, 'utf8');
