@@ -36,7 +36,7 @@ export function kmsWireRouter(deps: { kms: KeyManagement; credentials: AccessKey
       res.set('x-amzn-RequestId', String(res.getHeader('X-Request-Id')));
       verifySigV4(
         { method: req.method, path: req.path, query: req.originalUrl.split('?')[1] ?? '', headers: req.headers, body },
-        { service: 'kms', secretFor: (id) => secrets.get(id) },
+        { service: 'kms', secretFor: (id) => secrets.get(id), mustSign: ['x-amz-target'] },
       );
       res.locals.principal = 'root';
       const operation = service === 'TrentService' ? kmsOperations[operationName] : undefined;

@@ -17,10 +17,14 @@ export interface SigV4Options {
   now?: () => Date;
   /** Allowed clock skew, as AWS: 15 minutes. */
   maxSkewMs?: number;
+  /** Headers that must be signed whenever they are sent (the one that picks the operation). */
+  mustSign?: string[];
+  /** S3 takes UNSIGNED-PAYLOAD; KMS does not: its body is the request. */
+  allowUnsignedPayload?: boolean;
 }
 
 const AUTH =
-  /^AWS4-HMAC-SHA256\s+Credential=([^/\s,]+)\/(\d{8})\/([^/\s,]+)\/([^/\s,]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$/;
+  /^AWS4-HMAC-SHA256\s+Credential=([^/\s,]+)\/(\d{8})\/([^/\s,]+)\/([^/\s,]+)\/aws4_request,\s*SignedHeaders=([a-z0-9_.!#$%&'*+^`|~;-]+),\s*Signature=([0-9a-f]{64})$/;
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data, 'utf8').digest();
@@ -80,16 +84,33 @@ function canonicalQuery(query: string): string {
     .join('&');
 }
 
+/**
+ * Non-S3 services normalize the path (no empty, `.` or `..` segments) and encode each segment as
+ * sent (already encoded) once more, as the SDKs sign it.
+ */
 function canonicalPath(rawPath: string): string {
-  // Non-S3 services encode each segment of the path as sent (already encoded) once more.
-  return rawPath.split('/').map(uriEncode).join('/') || '/';
+  const segments: string[] = [];
+  for (const segment of rawPath.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') segments.pop();
+    else segments.push(segment);
+  }
+  const trailing = segments.length > 0 && rawPath.endsWith('/') ? '/' : '';
+  return `/${segments.map(uriEncode).join('/')}${trailing}`;
+}
+
+/** A header value as SigV4 canonicalizes it: outer spaces and tabs trimmed, inner runs one space. */
+function canonicalValue(value: string): string {
+  return value.replace(/^[ \t]+|[ \t]+$/g, '').replace(/[ \t]+/g, ' ');
 }
 
 /** Parses x-amz-date (YYYYMMDD'T'HHMMSS'Z'). */
 function parseAmzDate(value: string): Date | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
   if (!m) return undefined;
-  return new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+  const date = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+  // Month 13 or second 61 would roll over into another date: such a value is no date at all.
+  return date.toISOString().replace(/[-:]|\.\d{3}/g, '') === value ? date : undefined;
 }
 
 /**
@@ -116,6 +137,11 @@ export function verifySigV4(req: SignedRequest, options: SigV4Options): string {
   if (!amzDate || !signedHeaders.includes('x-amz-date')) {
     throw new ServiceError('IncompleteSignatureException', 'a signed X-Amz-Date header is required');
   }
+  for (const name of options.mustSign ?? []) {
+    if (req.headers[name] !== undefined && !signedHeaders.includes(name)) {
+      throw new ServiceError('IncompleteSignatureException', `the ${name} header must be signed`);
+    }
+  }
   if (service !== options.service) {
     throw new ServiceError('InvalidSignatureException', `Credential should be scoped to correct service: '${options.service}'`);
   }
@@ -124,10 +150,17 @@ export function verifySigV4(req: SignedRequest, options: SigV4Options): string {
   }
   const now = options.now?.() ?? new Date();
   const skew = options.maxSkewMs ?? 15 * 60_000;
-  if (Math.abs(now.getTime() - amzDate.getTime()) > skew) {
+  const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:]|\.\d{3}/g, '');
+  if (now.getTime() - amzDate.getTime() > skew) {
     throw new ServiceError(
       'InvalidSignatureException',
-      `Signature expired: ${amzDateText} is now earlier than ${new Date(now.getTime() - skew).toISOString().replace(/[-:]|\.\d{3}/g, '')} (${now.toISOString().replace(/[-:]|\.\d{3}/g, '')} - 15 min.)`,
+      `Signature expired: ${amzDateText} is now earlier than ${stamp(now.getTime() - skew)} (${stamp(now.getTime())} - 15 min.)`,
+    );
+  }
+  if (amzDate.getTime() - now.getTime() > skew) {
+    throw new ServiceError(
+      'InvalidSignatureException',
+      `Signature not yet current: ${amzDateText} is still later than ${stamp(now.getTime() + skew)} (${stamp(now.getTime())} + 15 min.)`,
     );
   }
   const secret = options.secretFor(accessKeyId);
@@ -136,9 +169,12 @@ export function verifySigV4(req: SignedRequest, options: SigV4Options): string {
   }
 
   const canonicalHeaders = signedHeaders
-    .map((name) => `${name}:${(header(req.headers, name) ?? '').trim().replace(/\s+/g, ' ')}\n`)
+    .map((name) => `${name}:${canonicalValue(header(req.headers, name) ?? '')}\n`)
     .join('');
   const payloadHash = header(req.headers, 'x-amz-content-sha256') ?? sha256(req.body);
+  if (payloadHash === 'UNSIGNED-PAYLOAD' && !options.allowUnsignedPayload) {
+    throw new ServiceError('InvalidSignatureException', 'the payload must be signed: UNSIGNED-PAYLOAD is not accepted here');
+  }
   const canonicalRequest = [
     req.method.toUpperCase(),
     canonicalPath(req.path),
