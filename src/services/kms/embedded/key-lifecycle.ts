@@ -159,8 +159,9 @@ export function withImportedMaterial(key: KeyRecord, input: MaterialImport): Key
   return { ...key, imported, state: 'Enabled', sealedMaterials: [input.seal(0)] };
 }
 
+/** As AWS: allowed while the key is pending deletion too, which it then stays. */
 export function withoutImportedMaterial(key: KeyRecord): KeyRecord {
-  checkExternal(key);
+  if (key.origin !== 'EXTERNAL') checkExternal(key);
   return dropImportedMaterial(key);
 }
 

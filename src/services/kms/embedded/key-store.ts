@@ -161,11 +161,15 @@ export class KeyStore {
   }
 
   private async drain(): Promise<void> {
+    // Yield first: transactions of this same tick join the write, and `writing` is set before
+    // this can finish (a writer that throws synchronously must not leave it set forever).
+    await Promise.resolve();
     while (this.pending.length > 0) {
       this.inflight = this.pending.splice(0);
       try {
         // Serialized before the first await: the write holds exactly the in-flight changes.
-        await this.write(this.file, JSON.stringify(this.snapshot()));
+        const data = JSON.stringify(this.snapshot());
+        await this.write(this.file, data);
         for (const tx of this.inflight) this.settle(tx);
         for (const tx of this.inflight) tx.resolve();
       } catch (err) {
@@ -193,6 +197,10 @@ export class KeyStore {
       state = JSON.parse(text) as EngineState;
     } catch (err) {
       throw new Error(`cannot load ${this.file}: ${(err as Error).message}`, { cause: err });
+    }
+    const isMap = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (!isMap(state) || state.version !== 1 || !isMap(state.keys) || !isMap(state.aliases)) {
+      throw new Error(`cannot load ${this.file}: it is not a Coffer key state of version 1 (keys and aliases)`);
     }
     for (const [id, key] of Object.entries(state.keys)) this.keys.set(id, key);
     for (const [name, alias] of Object.entries(state.aliases)) this.aliasRecords.set(name, alias);
