@@ -16,10 +16,13 @@ import { keysRouter } from './routes/keys';
 import { kmsWireRouter } from './routes/kms-wire';
 import { objectsRouter } from './routes/objects';
 import { operationsRouter } from './routes/operations';
-import type { TokenVerifier } from './services/auth/root-token';
+import type { PrincipalService } from './services/auth/principal-service';
+import type { AuditTrail } from './services/audit/audit-trail';
+import type { RequestGuard } from './services/authz/request-guard';
+import type { RequestScope } from './services/request-context';
+import type { ArnScope } from './services/arn';
 import type { EnvelopeService } from './services/envelope/envelope-service';
 import type { KeyService } from './services/keys/key-service';
-import type { AccessKey } from './services/auth/root-credentials';
 import type { KeyManagement } from './services/kms/key-management';
 import type { Metrics } from './services/metrics';
 import type { ObjectService } from './services/objects/object-service';
@@ -34,18 +37,23 @@ export interface AppServices {
   kms: KeyManagement;
   /** Key operations that take more than one KMS call. */
   keys: KeyService;
-  tokens: TokenVerifier;
+  /** Principals and their credentials: who a bearer token or an access key belongs to. */
+  principals: PrincipalService;
+  /** The request each service call is made for (its principal), entered once per request. */
+  scope: RequestScope;
+  /** Authorizes (and audits) actions outside KMS: S3 objects, principals, the audit trail. */
+  guard: RequestGuard;
+  audit: AuditTrail;
+  arnScope: ArnScope;
   envelope: EnvelopeService;
   objects: ObjectService;
-  /** SigV4 credentials accepted by the KMS-compatible endpoint. */
-  accessKeys: AccessKey[];
   specPath: string;
   isReady: () => boolean;
 }
 
 /** Builds the express app. No globals: a test can build as many apps as it likes. */
 export function createApp(services: AppServices): express.Express {
-  const { logger, metrics, kms, tokens, specPath } = services;
+  const { logger, metrics, kms, principals, scope, specPath } = services;
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -54,8 +62,8 @@ export function createApp(services: AppServices): express.Express {
   app.use(httpMetrics(metrics));
   app.use(operationsRouter({ metrics, specPath, isReady: services.isReady }));
 
-  app.use(kmsWireRouter({ kms, credentials: services.accessKeys }));
-  app.use('/v1', requireBearer(tokens));
+  app.use(kmsWireRouter({ kms, principals, scope }));
+  app.use('/v1', requireBearer(principals, scope));
   // JSON bodies only where the API takes JSON: envelope and object bodies stay unread streams.
   const streamed = /^\/v1\/(envelope|buckets)\//;
   app.use(

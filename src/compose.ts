@@ -2,7 +2,16 @@ import { promises as fs } from 'node:fs';
 import type { AppServices } from './app';
 import type { Config } from './config';
 import type { PinoLogger } from './logger';
-import { resolveRootToken, tokenVerifier } from './services/auth/root-token';
+import { auditEvent, type AuditCall } from './services/audit/audit-event';
+import { AuditTrail } from './services/audit/audit-trail';
+import { PrincipalService } from './services/auth/principal-service';
+import { PrincipalStore } from './services/auth/principal-store';
+import { resolveRootToken } from './services/auth/root-token';
+import { authorizedKeyManagement } from './services/authz/authorized-key-management';
+import { Authorizer } from './services/authz/authorizer';
+import { RequestGuard } from './services/authz/request-guard';
+import { resolveRootKey } from './services/crypto/root-key';
+import { type RequestContext, RequestScope } from './services/request-context';
 import { DataKeyCache } from './services/data-key-cache/data-key-cache';
 import { keyStateInvalidating } from './services/data-key-cache/key-state-invalidation';
 import { EnvelopeService } from './services/envelope/envelope-service';
@@ -53,13 +62,28 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
     });
   }
 
+  const rootKey = await resolveRootKey(config.dataDir, config.rootKey);
+  const arnScope = { region: config.region, accountId: config.accountId };
+  const principals = new PrincipalService(
+    await PrincipalStore.open(path.join(config.dataDir, 'principals')),
+    rootKey,
+    config.accountId,
+    root.token,
+    { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey },
+  );
+  const trail = await AuditTrail.open(path.join(config.dataDir, 'audit'));
+  closers.push(() => trail.flushed());
+  const scope = new RequestScope();
+  const audit = (call: AuditCall, context: RequestContext) => trail.append(auditEvent(call, context, arnScope));
+  const authorizer = new Authorizer(metrics, config.accountId);
+
   let rawKms: KeyManagement;
   if (config.kmsBackend === 'embedded') {
     const embedded = await EmbeddedKms.open({
       dataDir: config.dataDir,
       region: config.region,
       accountId: config.accountId,
-      rootKey: config.rootKey,
+      rootKey,
       logger,
     });
     closers.push(() => embedded.close());
@@ -70,9 +94,11 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
     closers.push(async () => aws.close());
     rawKms = aws;
   }
-  const counted = countedKeyManagement(rawKms, metrics, logger);
+  // Authorized for the request's principal and audited, then counted: a refused call counts too.
+  const counted = countedKeyManagement(authorizedKeyManagement(rawKms, { authorizer, scope, arnScope, audit }), metrics);
 
-  const cache = config.cache.enabled ? new DataKeyCache(config.cache, metrics) : null;
+  // Data keys are cached per principal: one never gets a key another was allowed to make.
+  const cache = config.cache.enabled ? new DataKeyCache(config.cache, metrics, Date.now, () => scope.current()?.principal.arn ?? '') : null;
   if (cache) closers.push(async () => cache.close());
   const kms = cache ? keyStateInvalidating(counted, cache) : counted;
   const envelope = new EnvelopeService(kms, cache, config.envelopeFrameLength);
@@ -103,10 +129,13 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
     metrics,
     kms,
     keys: new KeyService(kms),
-    tokens: tokenVerifier(root.token),
+    principals,
+    scope,
+    guard: new RequestGuard(authorizer, scope, audit),
+    audit: trail,
+    arnScope,
     envelope,
     objects,
-    accessKeys: [{ accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }],
     specPath: findSpecPath(),
     isReady: () => ready,
     beginShutdown() {

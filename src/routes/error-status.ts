@@ -27,6 +27,7 @@ export const statusByCode: Record<ErrorCode, number> = {
   UnsupportedOperationException: 400,
   LimitExceededException: 400,
   TagException: 400,
+  MalformedPolicyDocumentException: 400,
   DependencyTimeoutException: 503,
   KMSInternalException: 500,
   NoSuchBucket: 404,

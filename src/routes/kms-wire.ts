@@ -1,7 +1,9 @@
 import express, { Router, type Response } from 'express';
 import { ServiceError, isServiceError } from '../services/errors';
 import { kmsOperations } from './kms-protocol/kms-operations';
-import type { AccessKey } from '../services/auth/root-credentials';
+import type { Principal } from '../services/auth/principal';
+import type { PrincipalService } from '../services/auth/principal-service';
+import type { RequestScope } from '../services/request-context';
 import { verifySigV4 } from './kms-protocol/sigv4-verifier';
 import { WireInput } from './kms-protocol/wire-input';
 import type { KeyManagement } from '../services/kms/key-management';
@@ -24,8 +26,7 @@ function sendError(res: Response, code: string, message: string, status = 400): 
  * `--endpoint-url`. SigV4-authenticated, dispatched over the same counted KeyManagement port
  * as the REST API.
  */
-export function kmsWireRouter(deps: { kms: KeyManagement; credentials: AccessKey[] }): Router {
-  const secrets = new Map(deps.credentials.map((c) => [c.accessKeyId, c.secretAccessKey]));
+export function kmsWireRouter(deps: { kms: KeyManagement; principals: PrincipalService; scope: RequestScope }): Router {
   const router = Router();
   router.post('/', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
     try {
@@ -34,11 +35,18 @@ export function kmsWireRouter(deps: { kms: KeyManagement; credentials: AccessKey
       const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       // The SDKs read the request id AWS-style.
       res.set('x-amzn-RequestId', String(res.getHeader('X-Request-Id')));
+      let principal: Principal | undefined;
+      const secretFor = (id: string) => {
+        const key = deps.principals.accessKey(id);
+        principal = key?.principal;
+        return key?.secret;
+      };
       verifySigV4(
         { method: req.method, path: req.path, query: req.originalUrl.split('?')[1] ?? '', headers: req.headers, body },
-        { service: 'kms', secretFor: (id) => secrets.get(id), mustSign: ['x-amz-target'] },
+        { service: 'kms', secretFor, mustSign: ['x-amz-target'] },
       );
-      res.locals.principal = 'root';
+      if (!principal) throw new ServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+      res.locals.principal = principal.arn;
       const operation = service === 'TrentService' ? kmsOperations[operationName] : undefined;
       if (!operation) throw new ServiceError('UnknownOperationException', `unknown operation ${target || '(no X-Amz-Target)'}`);
       let input: unknown;
@@ -50,7 +58,8 @@ export function kmsWireRouter(deps: { kms: KeyManagement; credentials: AccessKey
       if (typeof input !== 'object' || input === null || Array.isArray(input)) {
         throw new ServiceError('SerializationException', 'the request body must be a JSON object');
       }
-      const output = await operation(deps.kms, new WireInput(input as Record<string, unknown>));
+      const context = { principal, requestId: String(res.getHeader('X-Request-Id')), sourceIp: req.ip, userAgent: req.get('user-agent') };
+      const output = await deps.scope.run(context, () => operation(deps.kms, new WireInput(input as Record<string, unknown>)));
       res.status(200).type(CONTENT_TYPE).send(JSON.stringify(output));
     } catch (err) {
       if (isServiceError(err)) {

@@ -30,6 +30,7 @@ export const errorCodes = [
   'UnsupportedOperationException',
   'LimitExceededException',
   'TagException',
+  'MalformedPolicyDocumentException',
   'DependencyTimeoutException',
   'KMSInternalException',
   // S3 and objects

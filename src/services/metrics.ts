@@ -13,6 +13,8 @@ export interface Metrics {
   dataKeyCacheHits: Counter<'operation'>;
   dataKeyCacheMisses: Counter<'operation'>;
   dataKeyCacheEvictions: Counter<'reason'>;
+  /** One increment per authorization decision; decision is `allow` or `deny`. */
+  authzDecisions: Counter<'action' | 'decision'>;
 }
 
 export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
@@ -55,6 +57,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       name: 'coffer_datakey_cache_evictions_total',
       help: 'Data keys dropped from the cache, by reason (age, messages, bytes, capacity).',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    authzDecisions: new Counter({
+      name: 'coffer_authz_decisions_total',
+      help: 'Authorization decisions, by action (kms:Encrypt, s3:GetObject, coffer:...) and decision (allow, deny).',
+      labelNames: ['action', 'decision'],
       registers: [registry],
     }),
   };

@@ -76,14 +76,22 @@ describe('request ids and the access log', () => {
         requestId,
       })),
     ).toEqual([
-      { level: 'info', msg: 'request', method: 'POST', route: '/v1/keys', status: 201, principal: 'root', requestId: 'access-line-1' },
+      {
+        level: 'info',
+        msg: 'request',
+        method: 'POST',
+        route: '/v1/keys',
+        status: 201,
+        principal: 'arn:aws:iam::111122223333:root',
+        requestId: 'access-line-1',
+      },
       {
         level: 'info',
         msg: 'request',
         method: 'GET',
         route: '/v1/keys/{keyId}',
         status: 200,
-        principal: 'root',
+        principal: 'arn:aws:iam::111122223333:root',
         requestId: 'access-line-2',
       },
     ]);

@@ -168,9 +168,7 @@ export function verifySigV4(req: SignedRequest, options: SigV4Options): string {
     throw new ServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.');
   }
 
-  const canonicalHeaders = signedHeaders
-    .map((name) => `${name}:${canonicalValue(header(req.headers, name) ?? '')}\n`)
-    .join('');
+  const canonicalHeaders = signedHeaders.map((name) => `${name}:${canonicalValue(header(req.headers, name) ?? '')}\n`).join('');
   const payloadHash = header(req.headers, 'x-amz-content-sha256') ?? sha256(req.body);
   if (payloadHash === 'UNSIGNED-PAYLOAD' && !options.allowUnsignedPayload) {
     throw new ServiceError('InvalidSignatureException', 'the payload must be signed: UNSIGNED-PAYLOAD is not accepted here');

@@ -9,7 +9,8 @@ export interface AccessKey {
 
 const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
-function newAccessKeyId(): string {
+/** An access key id shaped as AWS's: AKIA and 16 characters of base32. */
+export function newAccessKeyId(): string {
   return `AKIA${[...randomBytes(16)].map((b) => ALPHANUMERIC[b % 32]).join('')}`;
 }
 

@@ -47,6 +47,8 @@ export class DataKeyCache {
     private readonly limits: DataKeyCacheLimits,
     private readonly metrics: Metrics,
     private readonly now: () => number = Date.now,
+    /** Whose keys these are (the request's principal): partitions are never shared across owners. */
+    private readonly owner: () => string = () => '',
   ) {
     /* Precondition: You cannot cache something forever, nor without room. */
     if (!(limits.maxAgeSeconds > 0 && limits.maxMessagesPerKey > 0 && limits.maxBytesPerKey > 0 && limits.capacity > 0)) {
@@ -66,6 +68,7 @@ export class DataKeyCache {
     plaintextBytes: number | undefined,
     generate: () => Promise<CachedDataKey>,
   ): Promise<CachedDataKey> {
+    partition = `${this.owner()}\0${partition}`;
     /* Precondition: a message of unknown length, or longer than one key may encrypt, cannot be
        charged against the byte limit: it neither uses nor fills the cache (as the Encryption SDK). */
     if (plaintextBytes === undefined || plaintextBytes > this.limits.maxBytesPerKey) {
@@ -92,6 +95,7 @@ export class DataKeyCache {
 
   /** A decrypted data key for `partition` (the encrypted key and its context), or KMS's answer. */
   async forDecryption(partition: string, decrypt: () => Promise<CachedDataKey>): Promise<CachedDataKey> {
+    partition = `${this.owner()}\0${partition}`;
     const hit = this.usable(partition, 0);
     if (hit) {
       this.metrics.dataKeyCacheHits.inc({ operation: 'decrypt' });

@@ -1,4 +1,3 @@
-import type { Logger } from '../../logger';
 import { isServiceError } from '../errors';
 import type { Metrics } from '../metrics';
 import type { KeyManagement, KmsOperation } from './key-management';
@@ -37,20 +36,15 @@ const operationByMethod: Record<keyof KeyManagement, KmsOperation> = {
  * Wraps a KeyManagement so that every call is counted exactly once in
  * `coffer_kms_requests_total{operation,outcome}`. This is the single choke point every KMS call
  * passes (routes, the wire endpoint, the data-key cache, the object store), which is what makes
- * the effect of caching visible. It also writes one audit line per call (operation, outcome,
- * duration: never arguments, which may hold plaintext), Coffer's CloudTrail.
+ * the effect of caching visible. (The audit trail is written by the authorizing decorator inside.)
  */
-export function countedKeyManagement(inner: KeyManagement, metrics: Metrics, audit?: Logger): KeyManagement {
+export function countedKeyManagement(inner: KeyManagement, metrics: Metrics): KeyManagement {
   const counted = {} as Record<keyof KeyManagement, unknown>;
   for (const method of Object.keys(operationByMethod) as (keyof KeyManagement)[]) {
     const operation = operationByMethod[method];
     const call = inner[method] as (...args: unknown[]) => Promise<unknown>;
     counted[method] = async (...args: unknown[]) => {
-      const started = performance.now();
-      const record = (outcome: string) => {
-        metrics.kmsRequests.inc({ operation, outcome });
-        audit?.info('kms call', { operation, outcome, ms: Math.round((performance.now() - started) * 10) / 10 });
-      };
+      const record = (outcome: string) => metrics.kmsRequests.inc({ operation, outcome });
       try {
         const result = await call.apply(inner, args);
         record('success');

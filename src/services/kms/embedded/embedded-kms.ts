@@ -13,7 +13,7 @@ import { keyMetadata } from './key-metadata';
 import { KeyStore, type StateWriter } from './key-store';
 import { LiveKeys } from './live-keys';
 import { EmbeddedCryptography } from './embedded-cryptography';
-import { resolveRootKey } from './root-key';
+import { resolveRootKey } from '../../crypto/root-key';
 
 export interface EmbeddedKmsOptions {
   dataDir: string;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { readOrCreateSecretFile } from '../../files/atomic-file';
+import { readOrCreateSecretFile } from '../files/atomic-file';
 
 /**
  * The root key that seals all key material at rest: given (COFFER_ROOT_KEY), or read from

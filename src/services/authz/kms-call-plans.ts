@@ -1,0 +1,162 @@
+import type * as port from '../kms/key-management';
+
+/** A key a call is authorized on once its answer names it (or, on failure, as it was asked for). */
+export interface KeyAfter {
+  /** The key ARN from the answer; empty when the call failed. */
+  keyArn: string;
+  /** The reference the caller gave, for kms:RequestAlias and to name the key on failure. */
+  requestedAs?: string;
+  action?: string;
+  context?: port.EncryptionContext;
+}
+
+/** How one KMS port method is authorized and audited. */
+export interface KmsCallPlan {
+  eventName: port.KmsOperation;
+  action: string;
+  readOnly: boolean;
+  /** The key to resolve and authorize before the call. */
+  keyBefore?: (args: unknown[]) => string | undefined;
+  /** Aliases the call acts on (each authorized on its alias ARN). */
+  aliases?: (args: unknown[]) => string[];
+  /** Keys to authorize on from the answer (cryptographic calls). */
+  keyAfter?: (args: unknown[], result: unknown) => KeyAfter[];
+  context?: (args: unknown[]) => port.EncryptionContext | undefined;
+  /** What the audit trail records of the request: never plaintext, key material or tokens. */
+  parameters: (args: unknown[]) => Record<string, unknown>;
+}
+
+const first = <T>(args: unknown[]) => args[0] as T;
+const keyIdArg = (args: unknown[]) => args[0] as string;
+const keyParameters = (args: unknown[]) => ({ keyId: keyIdArg(args) });
+
+/** A management call on one key, authorized on the key before it runs. */
+function onKey(eventName: port.KmsOperation, readOnly: boolean, parameters: KmsCallPlan['parameters'] = keyParameters): KmsCallPlan {
+  return { eventName, action: `kms:${eventName}`, readOnly, keyBefore: keyIdArg, parameters };
+}
+
+/** A call on no particular key (resource `*`). */
+function onAccount(eventName: port.KmsOperation, readOnly: boolean, parameters: KmsCallPlan['parameters'] = () => ({})): KmsCallPlan {
+  return { eventName, action: `kms:${eventName}`, readOnly, parameters };
+}
+
+/** A cryptographic call that names one key: authorized on the key its answer names. */
+function onAnsweredKey(eventName: port.KmsOperation, parameters: KmsCallPlan['parameters']): KmsCallPlan {
+  return {
+    eventName,
+    action: `kms:${eventName}`,
+    readOnly: true,
+    context: (args) => first<{ encryptionContext?: port.EncryptionContext }>(args).encryptionContext,
+    keyAfter: (args, result) => {
+      const input = first<{ keyId: string; encryptionContext?: port.EncryptionContext }>(args);
+      return [
+        { keyArn: (result as { keyId?: string } | undefined)?.keyId ?? '', requestedAs: input.keyId, context: input.encryptionContext },
+      ];
+    },
+    parameters,
+  };
+}
+
+const dataKeyParameters = (args: unknown[]) => {
+  const i = first<port.GenerateDataKeyInput>(args);
+  return { keyId: i.keyId, keySpec: i.keySpec, numberOfBytes: i.numberOfBytes, encryptionContext: i.encryptionContext };
+};
+
+export const kmsCallPlans: Record<keyof port.KeyManagement, KmsCallPlan> = {
+  createKey: onAccount('CreateKey', false, (args) => {
+    const i = first<port.CreateKeyInput>(args);
+    return { description: i.description, origin: i.origin, tags: i.tags };
+  }),
+  describeKey: onKey('DescribeKey', true),
+  listKeys: onAccount('ListKeys', true),
+  enableKey: onKey('EnableKey', false),
+  disableKey: onKey('DisableKey', false),
+  scheduleKeyDeletion: onKey('ScheduleKeyDeletion', false, (args) => ({ keyId: args[0], pendingWindowInDays: args[1] })),
+  cancelKeyDeletion: onKey('CancelKeyDeletion', false),
+  listResourceTags: onKey('ListResourceTags', true),
+  createAlias: {
+    ...onKey('CreateAlias', false, (args) => ({ aliasName: args[0], targetKeyId: args[1] })),
+    keyBefore: (args) => args[1] as string,
+    aliases: (args) => [args[0] as string],
+  },
+  updateAlias: {
+    ...onKey('UpdateAlias', false, (args) => ({ aliasName: args[0], targetKeyId: args[1] })),
+    keyBefore: (args) => args[1] as string,
+    aliases: (args) => [args[0] as string],
+  },
+  deleteAlias: { ...onAccount('DeleteAlias', false, (args) => ({ aliasName: args[0] })), aliases: (args) => [args[0] as string] },
+  listAliases: onAccount('ListAliases', true, (args) => ({ keyId: first<{ keyId?: string }>(args).keyId })),
+  generateDataKey: onAnsweredKey('GenerateDataKey', dataKeyParameters),
+  generateDataKeyWithoutPlaintext: onAnsweredKey('GenerateDataKeyWithoutPlaintext', dataKeyParameters),
+  encrypt: onAnsweredKey('Encrypt', (args) => {
+    const i = first<port.EncryptInput>(args);
+    return { keyId: i.keyId, encryptionContext: i.encryptionContext };
+  }),
+  decrypt: {
+    eventName: 'Decrypt',
+    action: 'kms:Decrypt',
+    readOnly: true,
+    context: (args) => first<port.DecryptInput>(args).encryptionContext,
+    keyAfter: (args, result) => {
+      const i = first<port.DecryptInput>(args);
+      const answered = (result as port.DecryptResult | undefined)?.keyId;
+      if (answered) return [{ keyArn: answered, requestedAs: i.keyId, context: i.encryptionContext }];
+      return i.keyId ? [{ keyArn: '', requestedAs: i.keyId, context: i.encryptionContext }] : [];
+    },
+    parameters: (args) => {
+      const i = first<port.DecryptInput>(args);
+      return { keyId: i.keyId, encryptionContext: i.encryptionContext };
+    },
+  },
+  reEncrypt: {
+    eventName: 'ReEncrypt',
+    action: 'kms:ReEncryptFrom',
+    readOnly: true,
+    keyAfter: (args, result) => {
+      const i = first<port.ReEncryptInput>(args);
+      const r = result as port.ReEncryptResult | undefined;
+      const from = {
+        keyArn: r?.sourceKeyId ?? '',
+        action: 'kms:ReEncryptFrom',
+        requestedAs: i.sourceKeyId,
+        context: i.sourceEncryptionContext,
+      };
+      const to = {
+        keyArn: r?.keyId ?? '',
+        action: 'kms:ReEncryptTo',
+        requestedAs: i.destinationKeyId,
+        context: i.destinationEncryptionContext,
+      };
+      return r || i.sourceKeyId ? [from, to] : [to];
+    },
+    parameters: (args) => {
+      const i = first<port.ReEncryptInput>(args);
+      return {
+        sourceKeyId: i.sourceKeyId,
+        sourceEncryptionContext: i.sourceEncryptionContext,
+        destinationKeyId: i.destinationKeyId,
+        destinationEncryptionContext: i.destinationEncryptionContext,
+      };
+    },
+  },
+  generateRandom: onAccount('GenerateRandom', true, (args) => ({ numberOfBytes: args[0] })),
+  enableKeyRotation: onKey('EnableKeyRotation', false, (args) => ({ keyId: args[0], rotationPeriodInDays: args[1] })),
+  disableKeyRotation: onKey('DisableKeyRotation', false),
+  getKeyRotationStatus: onKey('GetKeyRotationStatus', true),
+  rotateKeyOnDemand: onKey('RotateKeyOnDemand', false),
+  listKeyRotations: onKey('ListKeyRotations', true),
+  getParametersForImport: onKey('GetParametersForImport', true, (args) => ({
+    keyId: args[0],
+    wrappingAlgorithm: args[1],
+    wrappingKeySpec: args[2],
+  })),
+  importKeyMaterial: {
+    ...onKey('ImportKeyMaterial', false),
+    keyBefore: (args) => first<port.ImportKeyMaterialInput>(args).keyId,
+    parameters: (args) => {
+      const i = first<port.ImportKeyMaterialInput>(args);
+      return { keyId: i.keyId, expirationModel: i.expirationModel, validTo: i.validTo?.toISOString() };
+    },
+  },
+  deleteImportedKeyMaterial: onKey('DeleteImportedKeyMaterial', false),
+};

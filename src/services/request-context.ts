@@ -1,0 +1,39 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Principal } from './auth/principal';
+
+/** What a request carries into every service call it makes: who, and what to audit it as. */
+export interface RequestContext {
+  principal: Principal;
+  requestId: string;
+  sourceIp?: string;
+  userAgent?: string;
+}
+
+/**
+ * The request a service call is made for. The HTTP layer enters it once per request; the
+ * authorization and audit decorators read it, however deep the call (an envelope keyring, an
+ * SSE-KMS object read). Built in compose.ts and passed to both sides: no module-level state.
+ */
+export class RequestScope {
+  private readonly storage = new AsyncLocalStorage<RequestContext>();
+
+  run<T>(context: RequestContext, fn: () => T): T {
+    return this.storage.run(context, fn);
+  }
+
+  /**
+   * Runs `fn` in `context` and keeps every event of the given emitters (an HTTP request and its
+   * response) in it too: body chunks arrive from the socket, outside any context, and a stream
+   * that calls KMS on a later chunk must still know whose request it is.
+   */
+  runWithEmitters<T>(context: RequestContext, emitters: { emit: (...args: never[]) => boolean }[], fn: () => T): T {
+    return this.storage.run(context, () => {
+      for (const emitter of emitters) emitter.emit = AsyncLocalStorage.bind(emitter.emit.bind(emitter));
+      return fn();
+    });
+  }
+
+  current(): RequestContext | undefined {
+    return this.storage.getStore();
+  }
+}
