@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createApp } from '../src/app';
 import { composeServices } from '../src/compose';
 import { loadConfig } from '../src/config';
@@ -86,9 +87,13 @@ async function latencies(service: EnvelopeService, useCache: boolean, concurrenc
     while (next < 200) {
       next += 1;
       const start = performance.now();
-      await pipeThrough(
-        generated(1024, block),
-        service.encrypt({ keyId: 'alias/bench', encryptionContext: { run: `${useCache}-${concurrency}` }, useCache }),
+      await pipeline(
+        service.encrypt(generated(1024, block), {
+          keyId: 'alias/bench',
+          encryptionContext: { run: `${useCache}-${concurrency}` },
+          useCache,
+        }),
+        sink(),
       );
       times.push(performance.now() - start);
     }
@@ -121,7 +126,7 @@ export async function run(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'coffer-bench-'));
   const config = loadConfig({ COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: TOKEN, PORT: '0' });
   const services = await composeServices(config, silentLogger);
-  await services.kms.createKey({}).then((k) => services.kms.createAlias('alias/bench', k.keyId));
+  await services.asRoot(() => services.kms.createKey({}).then((k) => services.kms.createAlias('alias/bench', k.keyId)));
   const server = createApp(services).listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/envelope/encrypt`;
@@ -144,7 +149,13 @@ export async function run(): Promise<void> {
     const httpMbs = await throughput(size, async () => void (await postStream(url, size, { 'X-Kms-Key-Id': 'alias/bench' })), budget);
     const svc = await throughput(
       size,
-      () => pipeThrough(generated(size, block), services.envelope.encrypt({ keyId: 'alias/bench', encryptionContext: {}, useCache: true })),
+      () =>
+        services.asRoot(() =>
+          pipeline(
+            services.envelope.encrypt(generated(size, block), { keyId: 'alias/bench', encryptionContext: {}, useCache: true }),
+            sink(),
+          ),
+        ),
       budget,
     );
     const esdk64 = await throughput(

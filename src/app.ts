@@ -8,13 +8,15 @@ import { requireBearer } from './routes/auth';
 import { cryptographyRouter } from './routes/cryptography';
 import { bucketsRouter } from './routes/buckets';
 import { envelopeRouter } from './routes/envelope';
-import { errorHandler } from './routes/error-handler';
+import { errorHandler, lastResortErrorHandler } from './routes/error-handler';
 import { httpMetrics } from './routes/http-metrics';
 import { keyImportRouter } from './routes/key-import';
 import { keyRotationRouter } from './routes/key-rotation';
 import { keysRouter } from './routes/keys';
 import { kmsWireRouter } from './routes/kms-wire';
 import { objectsRouter } from './routes/objects';
+import { principalsRouter } from './routes/principals';
+import { auditRouter } from './routes/audit';
 import { operationsRouter } from './routes/operations';
 import type { PrincipalService } from './services/auth/principal-service';
 import type { AuditTrail } from './services/audit/audit-trail';
@@ -62,7 +64,7 @@ export function createApp(services: AppServices): express.Express {
   app.use(httpMetrics(metrics));
   app.use(operationsRouter({ metrics, specPath, isReady: services.isReady }));
 
-  app.use(kmsWireRouter({ kms, principals, scope }));
+  app.use(kmsWireRouter({ kms, principals, scope, guard: services.guard, audit: services.audit }));
   app.use('/v1', requireBearer(principals, scope));
   // JSON bodies only where the API takes JSON: envelope and object bodies stay unread streams.
   const streamed = /^\/v1\/(envelope|buckets)\//;
@@ -89,9 +91,12 @@ export function createApp(services: AppServices): express.Express {
   app.use(aliasesRouter(kms));
   app.use(cryptographyRouter(kms));
   app.use(envelopeRouter(services.envelope));
-  app.use(bucketsRouter(services.objects));
-  app.use(objectsRouter(services.objects));
+  app.use(bucketsRouter(services.objects, services.guard));
+  app.use(objectsRouter(services.objects, services.guard));
+  app.use(principalsRouter(principals, services.guard, services.arnScope));
+  app.use(auditRouter(services.audit, services.guard));
 
   app.use(errorHandler());
+  app.use(lastResortErrorHandler());
   return app;
 }

@@ -6,6 +6,7 @@ import { auditEvent, type AuditCall } from './services/audit/audit-event';
 import { AuditTrail } from './services/audit/audit-trail';
 import { PrincipalService } from './services/auth/principal-service';
 import { PrincipalStore } from './services/auth/principal-store';
+import { rootPrincipal } from './services/auth/principal';
 import { resolveRootToken } from './services/auth/root-token';
 import { authorizedKeyManagement } from './services/authz/authorized-key-management';
 import { Authorizer } from './services/authz/authorizer';
@@ -33,6 +34,8 @@ import { findSpecPath } from './spec-path';
 
 /** The running service's parts, with what must be closed on shutdown. */
 export interface ComposedServices extends AppServices {
+  /** Runs `work` as the account root outside any HTTP request (operator tasks, benchmarks). */
+  asRoot<T>(work: () => T): T;
   /** Readiness goes false at once, so a load balancer stops sending while requests drain. */
   beginShutdown(): void;
   close(): Promise<void>;
@@ -138,6 +141,7 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
     objects,
     specPath: findSpecPath(),
     isReady: () => ready,
+    asRoot: (work) => scope.run({ principal: rootPrincipal(config.accountId, 'internal', 'token'), requestId: 'internal' }, work),
     beginShutdown() {
       ready = false;
     },

@@ -19,10 +19,7 @@ export function envelopeRouter(envelope: EnvelopeService): Router {
   const router = Router();
 
   router.post('/v1/envelope/encrypt', (req, res, next) => {
-    const message = envelope.encrypt(options(req));
-    req.once('error', (err) => message.destroy(err));
-    req.pipe(message);
-    sendStream(message, res, next, envelopeError);
+    sendStream(envelope.encrypt(req, options(req)), res, next, envelopeError);
   });
 
   router.post('/v1/envelope/decrypt', async (req, res, next) => {

@@ -78,3 +78,22 @@ export function errorHandler(): ErrorRequestHandler {
     }
   };
 }
+
+/**
+ * After `errorHandler`: a failure raised while the error reply itself was being sent (the
+ * response validator runs inside `res.json`) would otherwise reach express's default handler,
+ * an HTML page with a stack. It gets the plain JSON 500 instead, and its cause is logged once.
+ */
+export function lastResortErrorHandler(): ErrorRequestHandler {
+  return (err, _req, res, _next) => {
+    recordFailure(res, err);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res
+      .status(500)
+      .type('application/json')
+      .end(JSON.stringify({ code: INTERNAL.code, message: INTERNAL.message, requestId: res.getHeader('X-Request-Id') }));
+  };
+}

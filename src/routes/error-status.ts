@@ -28,6 +28,7 @@ export const statusByCode: Record<ErrorCode, number> = {
   LimitExceededException: 400,
   TagException: 400,
   MalformedPolicyDocumentException: 400,
+  InvalidLookupAttributesException: 400,
   DependencyTimeoutException: 503,
   KMSInternalException: 500,
   NoSuchBucket: 404,

@@ -4,6 +4,9 @@ import { kmsOperations } from './kms-protocol/kms-operations';
 import type { Principal } from '../services/auth/principal';
 import type { PrincipalService } from '../services/auth/principal-service';
 import type { RequestScope } from '../services/request-context';
+import type { AuditTrail } from '../services/audit/audit-trail';
+import type { RequestGuard } from '../services/authz/request-guard';
+import { CLOUDTRAIL_TARGETS, lookupEvents } from './kms-protocol/cloudtrail-lookup';
 import { verifySigV4 } from './kms-protocol/sigv4-verifier';
 import { WireInput } from './kms-protocol/wire-input';
 import type { KeyManagement } from '../services/kms/key-management';
@@ -21,20 +24,67 @@ function sendError(res: Response, code: string, message: string, status = 400): 
     .send(JSON.stringify({ __type: code, message }));
 }
 
+interface WireDeps {
+  kms: KeyManagement;
+  principals: PrincipalService;
+  scope: RequestScope;
+  guard: RequestGuard;
+  audit: AuditTrail;
+}
+
+/** What an X-Amz-Target asks for: the service it must be signed for, and the call. */
+function dispatch(target: string, deps: WireDeps): { service: string; call: (input: Record<string, unknown>) => Promise<unknown> } {
+  if (CLOUDTRAIL_TARGETS.includes(target)) {
+    return {
+      service: 'cloudtrail',
+      call: async (input) => {
+        await deps.guard.check({
+          source: 'coffer',
+          name: 'LookupEvents',
+          action: 'cloudtrail:LookupEvents',
+          resources: [{ arn: '*', type: '' }],
+          readOnly: true,
+        });
+        return lookupEvents(deps.audit, input);
+      },
+    };
+  }
+  const [service, operationName = ''] = target.split('.');
+  const operation = service === 'TrentService' ? kmsOperations[operationName] : undefined;
+  if (!operation) {
+    // Refused once the signature is checked: an unsigned caller learns nothing, not even this.
+    const unknown = new ServiceError('UnknownOperationException', `unknown operation ${target || '(no X-Amz-Target)'}`);
+    return { service: 'kms', call: () => Promise.reject(unknown) };
+  }
+  return { service: 'kms', call: (input) => operation(deps.kms, new WireInput(input)) };
+}
+
+function parseBody(body: Buffer): Record<string, unknown> {
+  let input: unknown;
+  try {
+    input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new ServiceError('SerializationException', 'the request body is not valid JSON');
+  }
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ServiceError('SerializationException', 'the request body must be a JSON object');
+  }
+  return input as Record<string, unknown>;
+}
+
 /**
- * The AWS KMS JSON 1.1 protocol at `POST /`: what the AWS CLI and SDKs send with
- * `--endpoint-url`. SigV4-authenticated, dispatched over the same counted KeyManagement port
- * as the REST API.
+ * The AWS KMS JSON 1.1 protocol at `POST /` (and CloudTrail's LookupEvents over the audit
+ * trail): what the AWS CLI and SDKs send with `--endpoint-url`. SigV4-authenticated as a
+ * principal, whose every call is authorized and audited through the same KMS port as REST.
  */
-export function kmsWireRouter(deps: { kms: KeyManagement; principals: PrincipalService; scope: RequestScope }): Router {
+export function kmsWireRouter(deps: WireDeps): Router {
   const router = Router();
   router.post('/', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
     try {
-      const target = req.get('x-amz-target') ?? '';
-      const [service, operationName = ''] = target.split('.');
       const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       // The SDKs read the request id AWS-style.
       res.set('x-amzn-RequestId', String(res.getHeader('X-Request-Id')));
+      const { service, call } = dispatch(req.get('x-amz-target') ?? '', deps);
       let principal: Principal | undefined;
       const secretFor = (id: string) => {
         const key = deps.principals.accessKey(id);
@@ -43,23 +93,13 @@ export function kmsWireRouter(deps: { kms: KeyManagement; principals: PrincipalS
       };
       verifySigV4(
         { method: req.method, path: req.path, query: req.originalUrl.split('?')[1] ?? '', headers: req.headers, body },
-        { service: 'kms', secretFor, mustSign: ['x-amz-target'] },
+        { service, secretFor, mustSign: ['x-amz-target'] },
       );
       if (!principal) throw new ServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.');
       res.locals.principal = principal.arn;
-      const operation = service === 'TrentService' ? kmsOperations[operationName] : undefined;
-      if (!operation) throw new ServiceError('UnknownOperationException', `unknown operation ${target || '(no X-Amz-Target)'}`);
-      let input: unknown;
-      try {
-        input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
-      } catch {
-        throw new ServiceError('SerializationException', 'the request body is not valid JSON');
-      }
-      if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-        throw new ServiceError('SerializationException', 'the request body must be a JSON object');
-      }
+      const input = parseBody(body);
       const context = { principal, requestId: String(res.getHeader('X-Request-Id')), sourceIp: req.ip, userAgent: req.get('user-agent') };
-      const output = await deps.scope.run(context, () => operation(deps.kms, new WireInput(input as Record<string, unknown>)));
+      const output = await deps.scope.run(context, () => call(input));
       res.status(200).type(CONTENT_TYPE).send(JSON.stringify(output));
     } catch (err) {
       if (isServiceError(err)) {

@@ -7,6 +7,8 @@ import type { EncryptionMode, ObjectDescription } from '../services/objects/encr
 import type { ObjectService } from '../services/objects/object-service';
 import { pathParam, queryInt, queryString } from './codec';
 import { sendStream } from './send-stream';
+import type { RequestGuard } from '../services/authz/request-guard';
+import { s3Action } from './s3-actions';
 
 /** `X-Customer-Key` (base64, 256 bits), checked against `X-Customer-Key-MD5` when given. */
 function customerKey(req: Request): Buffer | undefined {
@@ -38,10 +40,12 @@ function location(req: Request) {
 }
 
 /** /v1/buckets/{bucket}/objects: objects in every server-side mode, bodies streamed. */
-export function objectsRouter(objects: ObjectService): Router {
+export function objectsRouter(objects: ObjectService, guard: RequestGuard): Router {
   const router = Router();
 
   router.get('/v1/buckets/:bucket/objects', async (req, res) => {
+    const prefix = queryString(req, 'prefix');
+    await guard.check(s3Action('ListBucket', pathParam(req, 'bucket'), undefined, prefix === undefined ? {} : { 's3:prefix': [prefix] }));
     const page = await objects.list(pathParam(req, 'bucket'), {
       prefix: queryString(req, 'prefix'),
       limit: queryInt(req, 'limit'),
@@ -52,6 +56,7 @@ export function objectsRouter(objects: ObjectService): Router {
 
   router.put('/v1/buckets/:bucket/objects/*key', async (req, res) => {
     const { bucket, key } = location(req);
+    await guard.check(s3Action('PutObject', bucket, key));
     const described = await objects.put(bucket, key, req, {
       mode: (req.get('x-encryption-mode') ?? 'SSE-S3') as EncryptionMode,
       cseFormat: req.get('x-cse-format') as CseFormat | undefined,
@@ -65,12 +70,14 @@ export function objectsRouter(objects: ObjectService): Router {
 
   router.head('/v1/buckets/:bucket/objects/*key', async (req, res: Response) => {
     const { bucket, key } = location(req);
+    await guard.check(s3Action('GetObject', bucket, key));
     const d = await objects.head(bucket, key, customerKey(req));
     res.status(200).set(describeHeaders(d)).set('Content-Length', String(d.size)).end();
   });
 
   router.get('/v1/buckets/:bucket/objects/*key', async (req, res, next) => {
     const { bucket, key } = location(req);
+    await guard.check(s3Action('GetObject', bucket, key));
     const { description, body } = await objects.get(bucket, key, customerKey(req));
     sendStream(body, res, next, (err) => (err instanceof ServiceError ? err : new ServiceError('InternalError', 'read failed')), {
       ...describeHeaders(description),
@@ -80,6 +87,7 @@ export function objectsRouter(objects: ObjectService): Router {
 
   router.delete('/v1/buckets/:bucket/objects/*key', async (req, res) => {
     const { bucket, key } = location(req);
+    await guard.check(s3Action('DeleteObject', bucket, key));
     await objects.delete(bucket, key);
     res.status(204).end();
   });

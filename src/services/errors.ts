@@ -31,6 +31,7 @@ export const errorCodes = [
   'LimitExceededException',
   'TagException',
   'MalformedPolicyDocumentException',
+  'InvalidLookupAttributesException',
   'DependencyTimeoutException',
   'KMSInternalException',
   // S3 and objects

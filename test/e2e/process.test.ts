@@ -141,4 +141,37 @@ describe('the service process', () => {
     again.child.kill('SIGTERM');
     await again.exited;
   });
+
+  it('keeps serving when clients go away in the middle of envelope encryptions, upload or download', async () => {
+    const coffer = await spawnCoffer({ COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: TOKEN });
+    await authed(coffer.url).post('/v1/keys', { alias: 'alias/abort' }).expect(201);
+    const { hostname, port } = new URL(coffer.url);
+    const headers = { Authorization: `Bearer ${TOKEN}`, 'X-Kms-Key-Id': 'alias/abort', 'Content-Type': 'application/octet-stream' };
+    for (const when of ['mid-upload', 'mid-download']) {
+      await new Promise<void>((resolve) => {
+        const req = http.request({ host: hostname, port, method: 'POST', path: '/v1/envelope/encrypt', headers }, (res) => {
+          // Read a little of the message, then hang up.
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', () => resolve());
+        req.write(randomBytes(1 << 20));
+        if (when === 'mid-upload') setTimeout(() => req.destroy(), 200);
+        else req.end(randomBytes(8 << 20));
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await request(coffer.url).get('/healthz')).status).toBe(200);
+    }
+    const whole = await request(coffer.url)
+      .post('/v1/envelope/encrypt')
+      .set(headers)
+      .send(randomBytes(100_000))
+      .buffer(true)
+      .parse(binaryBody as never);
+    expect(whole.status).toBe(200);
+    coffer.child.kill('SIGTERM');
+    expect(await coffer.exited).toBe(0);
+  });
 });

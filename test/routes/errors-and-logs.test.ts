@@ -54,6 +54,24 @@ describe('request ids and the access log', () => {
     }
   });
 
+  it('answers a marker it did not write with 400 InvalidMarkerException on every list route', async () => {
+    await api(coffer).put('/v1/buckets/markers').expect(201);
+    const key = (await api(coffer).post('/v1/keys', {})).body.keyMetadata.keyId;
+    for (const route of [
+      '/v1/keys',
+      '/v1/aliases',
+      '/v1/buckets',
+      '/v1/buckets/markers/objects',
+      `/v1/keys/${key}/rotations`,
+      '/v1/principals',
+    ]) {
+      for (const marker of ['garbage', '%C3', '%E2%9C%93']) {
+        const res = await api(coffer).get(`${route}?marker=${marker}`);
+        expect([route, marker, res.status, res.body.code]).toEqual([route, marker, 400, 'InvalidMarkerException']);
+      }
+    }
+  });
+
   it('replaces an unsafe or oversized X-Request-Id with its own', async () => {
     for (const given of ['has space', 'x'.repeat(129), 'semi;colon', '']) {
       const res = await api(coffer).get('/v1/keys').set('X-Request-Id', given);

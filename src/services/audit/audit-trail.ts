@@ -58,7 +58,7 @@ export class AuditTrail {
   }
 
   /** Events newest first, filtered; the marker is the last event id of the previous page. */
-  query(q: AuditQuery): { events: AuditEvent[]; nextMarker?: string } {
+  query(q: AuditQuery, also: (e: AuditEvent) => boolean = () => true): { events: AuditEvent[]; nextMarker?: string } {
     const limit = pageSize({ limit: q.limit ?? 50 });
     const after = q.marker === undefined ? undefined : decodeMarker(q.marker);
     const out: AuditEvent[] = [];
@@ -69,7 +69,7 @@ export class AuditTrail {
         started = e.eventID === after;
         continue;
       }
-      if (!matches(e, q)) continue;
+      if (!matches(e, q) || !also(e)) continue;
       if (out.length === limit) return { events: out, nextMarker: encodeMarker(out[out.length - 1]!.eventID) };
       out.push(e);
     }

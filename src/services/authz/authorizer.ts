@@ -1,7 +1,9 @@
 import type { Principal } from '../auth/principal';
 import { ServiceError } from '../errors';
 import type { Metrics } from '../metrics';
-import { type Verdict, verdict } from './policy-evaluation';
+import { type Verdict, normalizeConditionKey, verdict } from './policy-evaluation';
+
+const RESERVED_KEYS = new Set(['aws:principalarn', 'kms:calleraccount']);
 
 /** Condition keys a request brings, beyond those every request has. */
 export type ConditionKeys = Record<string, string[]>;
@@ -18,8 +20,11 @@ export class Authorizer {
 
   /** Throws AccessDeniedException, worded as AWS words it, unless every resource is allowed. */
   check(principal: Principal, action: string, resources: string[], conditionKeys: ConditionKeys = {}): void {
+    if (resources.length === 0) throw new Error(`authorizing ${action} needs a resource (* for none)`);
     if (!principal.root) {
-      const keys = { ...conditionKeys, 'aws:PrincipalArn': [principal.arn], 'kms:CallerAccount': [this.accountId] };
+      // The keys only Coffer may set: a caller's own, in any spelling, are dropped.
+      const given = Object.entries(conditionKeys).filter(([name]) => !RESERVED_KEYS.has(normalizeConditionKey(name)));
+      const keys = { ...Object.fromEntries(given), 'aws:PrincipalArn': [principal.arn], 'kms:CallerAccount': [this.accountId] };
       for (const resource of resources) {
         const decision: Verdict = verdict(principal.policies, { action, resource, principalArn: principal.arn, conditionKeys: keys });
         if (decision !== 'Allow') {

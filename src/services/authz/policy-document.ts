@@ -67,7 +67,9 @@ function parseConditions(value: unknown, where: string): ConditionClause[] {
   const clauses: ConditionClause[] = [];
   for (const [operator, block] of Object.entries(value)) {
     const at = `${where}.${operator}`;
-    if (!OPERATORS.includes(baseOperator(operator))) {
+    // IfExists and the set qualifiers do not apply to Null.
+    const base = baseOperator(operator);
+    if (!OPERATORS.includes(base) || (base === 'Null' && operator !== 'Null')) {
       throw malformed(
         at,
         `unknown condition operator (Coffer knows ${OPERATORS.join(', ')}, with ForAllValues:/ForAnyValue: and IfExists)`,
@@ -110,8 +112,11 @@ function parseStatement(raw: unknown, where: string, kind: PolicyKind): Statemen
   const s = raw as Record<string, unknown>;
   const known = ['Sid', 'Effect', 'Action', 'NotAction', 'Resource', 'NotResource', 'Principal', 'Condition'];
   for (const field of Object.keys(s)) if (!known.includes(field)) throw malformed(`${where}.${field}`, 'is not a statement field');
-  if (s.Sid !== undefined && (typeof s.Sid !== 'string' || !/^[A-Za-z0-9]*$/.test(s.Sid)))
-    throw malformed(`${where}.Sid`, 'must be letters and digits');
+  // IAM wants Sids of letters and digits; key policies take any string (AWS's default one has spaces).
+  const sidPattern = kind === 'identity' ? /^[A-Za-z0-9]*$/ : /^.*$/;
+  if (s.Sid !== undefined && (typeof s.Sid !== 'string' || !sidPattern.test(s.Sid))) {
+    throw malformed(`${where}.Sid`, kind === 'identity' ? 'must be letters and digits' : 'must be a string');
+  }
   if (s.Effect !== 'Allow' && s.Effect !== 'Deny') throw malformed(`${where}.Effect`, 'must be "Allow" or "Deny"');
   exactlyOne(s, 'Action', 'NotAction', where);
   exactlyOne(s, 'Resource', 'NotResource', where);
@@ -122,7 +127,7 @@ function parseStatement(raw: unknown, where: string, kind: PolicyKind): Statemen
     if (s[field] === undefined) return undefined;
     const list = stringList(s[field], `${where}.${field}`);
     for (const a of list)
-      if (a !== '*' && !/^[a-z0-9-]+:[A-Za-z0-9*?]+$/.test(a)) throw malformed(`${where}.${field}`, `"${a}" is not service:Action`);
+      if (a !== '*' && !/^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$/.test(a)) throw malformed(`${where}.${field}`, `"${a}" is not service:Action`);
     return list;
   };
   return {
@@ -151,8 +156,17 @@ export function parsePolicyDocument(input: unknown, kind: PolicyKind): PolicyDoc
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw malformed('policy', 'must be a JSON object');
   const d = doc as Record<string, unknown>;
   for (const field of Object.keys(d)) if (!['Version', 'Id', 'Statement'].includes(field)) throw malformed(field, 'is not a policy field');
-  if (d.Version !== '2012-10-17') throw malformed('Version', 'must be "2012-10-17"');
+  // A missing Version means 2008-10-17, which AWS still takes (it only lacks policy variables).
+  if (d.Version !== undefined && d.Version !== '2012-10-17' && d.Version !== '2008-10-17')
+    throw malformed('Version', 'must be "2012-10-17"');
   const raw = Array.isArray(d.Statement) ? d.Statement : d.Statement === undefined ? [] : [d.Statement];
   if (raw.length === 0) throw malformed('Statement', 'must hold at least one statement');
-  return { statements: raw.map((s, i) => parseStatement(s, `Statement[${i}]`, kind)) };
+  const statements = raw.map((s, i) => parseStatement(s, `Statement[${i}]`, kind));
+  const sids = new Set<string>();
+  statements.forEach((s, i) => {
+    if (s.sid === undefined || s.sid === '') return;
+    if (sids.has(s.sid)) throw malformed(`Statement[${i}].Sid`, `"${s.sid}" is used by another statement: Sids must be unique`);
+    sids.add(s.sid);
+  });
+  return { statements };
 }

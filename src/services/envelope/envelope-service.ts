@@ -40,16 +40,32 @@ export class EnvelopeService {
     });
   }
 
-  /** Plaintext in, message out. */
-  encrypt(options: EnvelopeOptions): Duplex {
+  /**
+   * Plaintext in, message out. The answer may be destroyed at any time (a client that goes away);
+   * the SDK's own stream never is: its internal pipeline rethrows a premature close and would
+   * bring the process down, so an unwanted message is finished and drained instead.
+   */
+  encrypt(plaintext: Readable, options: EnvelopeOptions): Readable {
     if (!options.keyId) throw new ServiceError('ValidationException', 'X-Kms-Key-Id is required to encrypt');
-    return client.encryptStream(this.keyring(options), {
+    const message: Duplex = client.encryptStream(this.keyring(options), {
       suiteId: ENVELOPE_SUITE,
       frameLength: this.frameLength,
       encryptionContext: options.encryptionContext,
       // plaintextLength is deliberately not passed: the SDK's framed stream counts the tail of a
       // chunk that crosses a frame boundary twice and then throws. The cache counts bytes itself.
     });
+    const out = new PassThrough();
+    message.on('error', (err) => out.destroy(err));
+    plaintext.on('error', (err) => out.destroy(err));
+    out.once('close', () => {
+      if (message.readableEnded || message.destroyed) return;
+      plaintext.unpipe(message);
+      message.unpipe(out);
+      message.resume();
+      if (!message.writableEnded) message.end();
+    });
+    plaintext.pipe(message).pipe(out);
+    return out;
   }
 
   /**

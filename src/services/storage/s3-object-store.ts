@@ -7,20 +7,26 @@ import { type Page, type Paginated, decodeMarker, encodeMarker, pageSize } from 
 import type { ObjectStore, ServerSideEncryption, StoredObject } from './object-store';
 import { checkBucketName, checkObjectKey } from './s3-names';
 
-/** S3 errors keep their names; a HEAD's bare 404 is NoSuchKey; anything else is a 502. */
+/**
+ * S3 errors keep their names, in Coffer's own words: a store's message may hold its internals,
+ * so it goes only to the log (as the cause). A HEAD's bare 404 is NoSuchKey; anything else a 502.
+ */
 function fromS3Error(err: unknown, bucket?: string): ServiceError {
-  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-  if (e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404) {
+  if (err instanceof ServiceError) return err;
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e?.$metadata?.httpStatusCode;
+  const because = { cause: err };
+  if (e?.name === 'NotFound' || status === 404) {
     return e.name === 'NoSuchBucket'
-      ? new ServiceError('NoSuchBucket', `bucket ${bucket} does not exist`)
-      : new ServiceError('NoSuchKey', e.message || 'no such key');
+      ? new ServiceError('NoSuchBucket', `bucket ${bucket} does not exist`, because)
+      : new ServiceError('NoSuchKey', 'the object does not exist', because);
   }
-  if (e?.name === 'Forbidden' || e?.$metadata?.httpStatusCode === 403)
-    return new ServiceError('AccessDenied', e.message || 'access denied by the object store');
-  if (e?.$metadata?.httpStatusCode === 412) return new ServiceError('PreconditionFailed', e.message || 'the object has changed');
-  if (typeof e?.name === 'string' && isErrorCode(e.name) && e.name !== 'InternalError')
-    return new ServiceError(e.name, e.message ?? e.name);
-  return new ServiceError('BadGatewayException', dependencyFailure('the object store', err), { cause: err });
+  if (e?.name === 'Forbidden' || status === 403) return new ServiceError('AccessDenied', 'the object store refused access', because);
+  if (status === 412) return new ServiceError('PreconditionFailed', 'the object has changed', because);
+  if (typeof e?.name === 'string' && isErrorCode(e.name) && e.name !== 'InternalError' && status !== undefined && status < 500) {
+    return new ServiceError(e.name, `the object store answered ${e.name}`, because);
+  }
+  return new ServiceError('BadGatewayException', dependencyFailure('the object store', err), because);
 }
 
 /** What a HEAD or GET answer says of an object. */
@@ -129,8 +135,9 @@ export class S3ObjectStore implements ObjectStore {
     checkObjectKey(key);
     await this.call(
       bucket,
-      this.s3.headBucket({ Bucket: bucket }).catch((err: unknown) => {
-        throw Object.assign(err as object, { name: 'NoSuchBucket' });
+      this.s3.headBucket({ Bucket: bucket }).catch((err: { $metadata?: { httpStatusCode?: number } }) => {
+        // A bare 404 from HEAD names no error: here it can only be the bucket.
+        throw err.$metadata?.httpStatusCode === 404 ? Object.assign(err, { name: 'NoSuchBucket' }) : err;
       }),
     );
     const upload = new Upload({ client: this.s3, params: { Bucket: bucket, Key: key, Body: body, Metadata: metadata, ...sseParams(sse) } });

@@ -77,3 +77,37 @@ describe('the S3 adapter against S3 behaviour s3rver lacks', () => {
     expect(seen[0]!.headers['if-match']).toBe('"e2"');
   });
 });
+
+describe('the S3 adapter when the store fails', () => {
+  const denied: Answer = {
+    statusCode: 403,
+    headers: { 'content-type': 'application/xml' },
+    body: '<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>fake store secret-internal-detail /var/lib/s3/x</Message></Error>',
+  };
+
+  it("answers in Coffer's words and keeps the store's own message for the log only", async () => {
+    const { store } = fakeS3(() => denied);
+    const err = (await store.getObject('vault', 'k').catch((e: unknown) => e)) as { code: string; message: string; cause?: unknown };
+    expect([err.code, err.message]).toEqual(['AccessDenied', 'the object store refused access']);
+    expect(JSON.stringify((err.cause as { message?: string }).message)).toContain('secret-internal-detail');
+  });
+
+  it('puts into an unreachable store as BadGatewayException, not NoSuchBucket', async () => {
+    const store = new S3ObjectStore({
+      region: 'us-east-1',
+      endpoint: 'http://127.0.0.1:9',
+      forcePathStyle: true,
+      maxAttempts: 1,
+      credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' },
+    });
+    const err = (await store.putObject('vault', 'k', Readable.from([Buffer.from('x')]), {}).catch((e: unknown) => e)) as {
+      code: string;
+      message: string;
+    };
+    expect([err.code, err.message]).toEqual([
+      'BadGatewayException',
+      'the object store could not be reached or did not answer: retry later',
+    ]);
+    store.close();
+  });
+});
