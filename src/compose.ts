@@ -80,6 +80,9 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
   const audit = (call: AuditCall, context: RequestContext) => trail.append(auditEvent(call, context, arnScope));
   const authorizer = new Authorizer(metrics, config.accountId);
 
+  // Data keys are cached per principal: one never gets a key another was allowed to make.
+  const cache = config.cache.enabled ? new DataKeyCache(config.cache, metrics, Date.now, () => scope.current()?.principal.arn ?? '') : null;
+
   let rawKms: KeyManagement;
   if (config.kmsBackend === 'embedded') {
     const embedded = await EmbeddedKms.open({
@@ -88,6 +91,8 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
       accountId: config.accountId,
       rootKey,
       logger,
+      // What time makes unusable leaves the data-key cache at once, as a disable does.
+      onKeyUnusable: (keyArn) => cache?.forgetKey(keyArn),
     });
     closers.push(() => embedded.close());
     rawKms = embedded;
@@ -100,8 +105,6 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
   // Authorized for the request's principal and audited, then counted: a refused call counts too.
   const counted = countedKeyManagement(authorizedKeyManagement(rawKms, { authorizer, scope, arnScope, audit }), metrics);
 
-  // Data keys are cached per principal: one never gets a key another was allowed to make.
-  const cache = config.cache.enabled ? new DataKeyCache(config.cache, metrics, Date.now, () => scope.current()?.principal.arn ?? '') : null;
   if (cache) closers.push(async () => cache.close());
   const kms = cache ? keyStateInvalidating(counted, cache) : counted;
   const envelope = new EnvelopeService(kms, cache, config.envelopeFrameLength);

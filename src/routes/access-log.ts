@@ -8,8 +8,12 @@ import { isOperationsRoute, routeOf } from './route-of';
 type Req = IncomingMessage & Parameters<typeof routeOf>[0];
 type Res = ServerResponse & { locals?: { principal?: string }; err?: unknown };
 
+/** A response the client never got whole (it went away, or the body was cut): not a success. */
+const cutShort = (res: ServerResponse) => !res.writableFinished;
+
 function line(req: Req, res: Res, ms: number) {
-  return { method: req.method, route: routeOf(req), status: res.statusCode, ms, principal: res.locals?.principal };
+  const aborted = cutShort(res) ? { aborted: true } : {};
+  return { method: req.method, route: routeOf(req), status: res.statusCode, ms, principal: res.locals?.principal, ...aborted };
 }
 
 /**
@@ -31,9 +35,10 @@ export function accessLog(logger: PinoLogger): RequestHandler {
     },
     customLogLevel: (req, res, err) => {
       if (err || (res as Res).err || res.statusCode >= 500) return 'error';
+      if (cutShort(res)) return 'warn';
       return isOperationsRoute(routeOf(req as Req)) ? 'debug' : 'info';
     },
-    customSuccessMessage: () => 'request',
+    customSuccessMessage: (_req, res) => (cutShort(res) ? 'request cut short' : 'request'),
     customErrorMessage: () => 'request failed',
     customSuccessObject: (req, res, value: { responseTime: number }) => line(req as Req, res as Res, value.responseTime),
     customErrorObject: (req, res, err, value: { responseTime: number }) => ({

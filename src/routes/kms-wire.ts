@@ -1,4 +1,4 @@
-import express, { Router, type Response } from 'express';
+import express, { type ErrorRequestHandler, Router, type Response } from 'express';
 import { ServiceError, isServiceError } from '../services/errors';
 import { kmsOperations } from './kms-protocol/kms-operations';
 import type { Principal } from '../services/auth/principal';
@@ -79,7 +79,8 @@ function parseBody(body: Buffer): Record<string, unknown> {
  */
 export function kmsWireRouter(deps: WireDeps): Router {
   const router = Router();
-  router.post('/', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
+  // KMS bodies are small JSON, never compressed: a Content-Encoding is refused, not inflated.
+  router.post('/', express.raw({ type: () => true, limit: '1mb', inflate: false }), async (req, res) => {
     try {
       const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       // The SDKs read the request id AWS-style.
@@ -112,5 +113,14 @@ export function kmsWireRouter(deps: WireDeps): Router {
       sendError(res, 'KMSInternalException', 'internal error: quote the request id to the operator', 500);
     }
   });
+  // The body parser's refusals (too large, compressed) in the shape the SDKs read.
+  router.use('/', ((err, req, res, next) => {
+    if (req.method !== 'POST' || req.path !== '/' || res.headersSent) return next(err);
+    const e = err as { status?: number; type?: string };
+    if (e.type === 'entity.too.large') return sendError(res, 'PayloadTooLarge', 'the request body is larger than 1 MiB', 413);
+    if (typeof e.status === 'number' && e.status < 500)
+      return sendError(res, 'SerializationException', 'the request body cannot be read: send it uncompressed', 400);
+    return next(err);
+  }) as ErrorRequestHandler);
   return router;
 }

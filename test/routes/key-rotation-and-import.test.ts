@@ -95,4 +95,40 @@ describe('imported key material over REST', () => {
     const dec = await api(coffer).post('/v1/decrypt', { ciphertextBlob: blob });
     expect(Buffer.from(dec.body.plaintext, 'base64').toString()).toBe('imported');
   });
+
+  it('drops the cached data keys of a key whose imported material expires, as a disable does', async () => {
+    const keyId = (await api(coffer).post('/v1/keys', { origin: 'EXTERNAL' })).body.keyMetadata.keyId;
+    const p = (
+      await api(coffer).post(`/v1/keys/${keyId}/import-parameters`, {
+        wrappingAlgorithm: 'RSAES_OAEP_SHA_256',
+        wrappingKeySpec: 'RSA_2048',
+      })
+    ).body;
+    const wrapped = publicEncrypt(
+      {
+        key: createPublicKey({ key: Buffer.from(p.publicKey, 'base64'), format: 'der', type: 'spki' }),
+        padding: constants.RSA_PKCS1_OAEP_PADDING,
+        oaepHash: 'sha256',
+      },
+      randomBytes(32),
+    ).toString('base64');
+    await api(coffer)
+      .put(`/v1/keys/${keyId}/key-material`, {
+        importToken: p.importToken,
+        encryptedKeyMaterial: wrapped,
+        validTo: new Date(Date.now() + 1500).toISOString(),
+      })
+      .expect(204);
+    const envelope = () =>
+      api(coffer)
+        .raw.post('/v1/envelope/encrypt')
+        .set('Authorization', `Bearer ${coffer.token}`)
+        .set('X-Kms-Key-Id', keyId)
+        .set('Content-Type', 'application/octet-stream')
+        .send(Buffer.from('x'));
+    expect((await envelope()).status).toBe(200); // its data key is now cached
+    await new Promise((resolve) => setTimeout(resolve, 1700));
+    const after = await envelope();
+    expect([after.status, after.body.code]).toEqual([409, 'KMSInvalidStateException']);
+  });
 });

@@ -147,6 +147,16 @@ describe('KMS-compatible endpoint facing malformed input', () => {
     expect([answer.status, answer.body]).toEqual([200, expect.objectContaining({ Keys: expect.any(Array) })]);
   });
 
+  it('refuses a body over 1 MiB and a compressed body in the shape the SDKs read', async () => {
+    const post = () =>
+      request(coffer.url).post('/').set('Content-Type', 'application/x-amz-json-1.1').set('X-Amz-Target', 'TrentService.ListKeys');
+    const big = await post().send(Buffer.alloc(1_100_000, 0x20));
+    expect([big.status, big.headers['x-amzn-errortype'], JSON.parse(big.text).__type]).toEqual([413, 'PayloadTooLarge', 'PayloadTooLarge']);
+    const gzip = await post().set('Content-Encoding', 'gzip').send(Buffer.from('not really gzip'));
+    expect([gzip.status, JSON.parse(gzip.text).__type]).toEqual([400, 'SerializationException']);
+    expect(gzip.text).not.toMatch(/incorrect header check/);
+  });
+
   it('answers 4xx, never 500, to undecodable or mis-signed queries', async () => {
     for (const raw of ['/?%zz', '/?%E0%A4%A', '/?a=%ff%fe', '/?%', '/?=&&=']) {
       const answer = await sendSigned(raw, { other: 'x' });

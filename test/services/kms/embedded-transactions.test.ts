@@ -14,6 +14,8 @@ let diskFull: boolean;
 let writes: number;
 /** While set, a write waits for it: the test sees a change that is made but not yet durable. */
 let gate: Promise<void> | undefined;
+/** Set: the next write fails, and only that one. */
+let failOnce = false;
 
 const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
 const open = () =>
@@ -26,7 +28,10 @@ const open = () =>
     writeState: async (file, data) => {
       writes++;
       await gate;
-      if (diskFull) throw enospc();
+      if (diskFull || failOnce) {
+        failOnce = false;
+        throw enospc();
+      }
       await writeFileAtomic(file, data);
     },
   });
@@ -180,6 +185,27 @@ describe('concurrent changes', () => {
     await expect(disabling).rejects.toThrow('ENOSPC');
     expect((await encrypting).keyId).toContain(key.keyId);
     diskFull = false;
+    await kms.close();
+  });
+
+  it("makes a second creation of an alias wait for the first one's write, and succeed when that write fails", async () => {
+    const kms = await open();
+    const key = await kms.createKey({});
+    let openGate!: () => void;
+    gate = new Promise((resolve) => (openGate = resolve));
+    failOnce = true;
+    const before = writes;
+    const first = kms.createAlias('alias/pending', key.keyId);
+    while (writes === before) await new Promise((resolve) => setImmediate(resolve));
+    let secondDone = false;
+    const second = kms.createAlias('alias/pending', key.keyId).finally(() => (secondDone = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(secondDone).toBe(false); // not refused from a state the first write may still take back
+    gate = undefined;
+    openGate();
+    await expect(first).rejects.toThrow('ENOSPC');
+    await expect(second).resolves.toBeUndefined();
+    expect((await kms.describeKey('alias/pending')).keyId).toBe(key.keyId);
     await kms.close();
   });
 });

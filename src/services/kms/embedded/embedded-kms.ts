@@ -15,6 +15,9 @@ import { LiveKeys } from './live-keys';
 import { EmbeddedCryptography } from './embedded-cryptography';
 import { resolveRootKey } from '../../crypto/root-key';
 
+/** How often what time made due is applied to every key. */
+const SWEEP_INTERVAL_MS = 60_000;
+
 export interface EmbeddedKmsOptions {
   dataDir: string;
   region: string;
@@ -22,6 +25,8 @@ export interface EmbeddedKmsOptions {
   rootKey?: Buffer;
   logger: Logger;
   now?: () => Date;
+  /** Told the ARN of a key that time made unusable (deletion date passed, material expired). */
+  onKeyUnusable?: (keyArn: string) => void;
   /** How the state file is written (tests inject a failing disk). */
   writeState?: StateWriter;
 }
@@ -34,6 +39,7 @@ export interface EmbeddedKmsOptions {
  */
 export class EmbeddedKms implements port.KeyManagement {
   private sweeper?: NodeJS.Timeout;
+  private readonly timers = new Set<NodeJS.Timeout>();
   private readonly scope: ArnScope;
   private readonly live: LiveKeys;
   private readonly crypto: EmbeddedCryptography;
@@ -45,7 +51,14 @@ export class EmbeddedKms implements port.KeyManagement {
     private readonly cipher: BlobCipher,
   ) {
     this.scope = { region: options.region, accountId: options.accountId };
-    this.live = new LiveKeys(store, cipher, this.scope, () => this.now(), options.logger);
+    this.live = new LiveKeys(
+      store,
+      cipher,
+      this.scope,
+      () => this.now(),
+      options.logger,
+      (keyId) => options.onKeyUnusable?.(keyArn(this.scope, keyId)),
+    );
     this.crypto = new EmbeddedCryptography(this.live, cipher, this.scope);
   }
 
@@ -53,13 +66,14 @@ export class EmbeddedKms implements port.KeyManagement {
     const rootKey = await resolveRootKey(options.dataDir, options.rootKey);
     const store = await KeyStore.open(path.join(options.dataDir, 'kms'), options.writeState);
     const kms = new EmbeddedKms(options, rootKey, store, new BlobCipher(rootKey));
-    kms.sweeper = setInterval(() => void kms.live.sweep(), 60_000);
+    kms.sweeper = setInterval(() => void kms.live.sweep(), SWEEP_INTERVAL_MS);
     kms.sweeper.unref();
     return kms;
   }
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    for (const timer of this.timers) clearTimeout(timer);
     await this.store.flushed();
   }
 
@@ -134,7 +148,7 @@ export class EmbeddedKms implements port.KeyManagement {
     checkAliasTarget(targetKeyId);
     await this.live.read(targetKeyId);
     // The check and the insert are one synchronous step: two creations of one name cannot both pass.
-    await this.store.transaction((tx) => {
+    await this.live.transact([targetKeyId], [aliasName], (tx) => {
       if (tx.alias(aliasName)) throw new ServiceError('AlreadyExistsException', `alias ${aliasName} already exists`);
       const target = this.live.resolveIn(tx, targetKeyId);
       const now = this.now();
@@ -146,7 +160,7 @@ export class EmbeddedKms implements port.KeyManagement {
     checkAliasName(aliasName);
     checkAliasTarget(targetKeyId);
     await this.live.read(targetKeyId);
-    await this.store.transaction((tx) => {
+    await this.live.transact([targetKeyId], [aliasName], (tx) => {
       const alias = tx.alias(aliasName);
       if (!alias) throw new ServiceError('NotFoundException', `alias ${aliasName} does not exist`);
       const target = this.live.resolveIn(tx, targetKeyId);
@@ -155,7 +169,7 @@ export class EmbeddedKms implements port.KeyManagement {
   }
 
   async deleteAlias(aliasName: string): Promise<void> {
-    await this.store.transaction((tx) => {
+    await this.live.transact([], [aliasName], (tx) => {
       if (!tx.alias(aliasName)) throw new ServiceError('NotFoundException', `alias ${aliasName} does not exist`);
       tx.deleteAlias(aliasName);
     });
@@ -262,6 +276,7 @@ export class EmbeddedKms implements port.KeyManagement {
     } finally {
       material.fill(0);
     }
+    if (validTo !== undefined) this.sweepAt(validTo);
   }
 
   async deleteImportedKeyMaterial(keyId: string): Promise<void> {
@@ -271,6 +286,24 @@ export class EmbeddedKms implements port.KeyManagement {
   }
 
   // ---- internals ----------------------------------------------------------------------------
+
+  /**
+   * Applies due changes at `ms` too, not only at the next minute's sweep, when that comes sooner:
+   * an expiry must reach the data-key cache at its time, not when a KMS call next notices it.
+   */
+  private sweepAt(ms: number): void {
+    const wait = ms - this.now();
+    if (wait >= SWEEP_INTERVAL_MS) return;
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        void this.live.sweep();
+      },
+      Math.max(0, wait) + 5,
+    );
+    timer.unref();
+    this.timers.add(timer);
+  }
 
   private now(): number {
     return (this.options.now?.() ?? new Date()).getTime();

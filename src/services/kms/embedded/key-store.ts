@@ -98,6 +98,25 @@ export class KeyStore {
   }
 
   /**
+   * A transaction that first waits until no change to these keys and aliases is still waiting
+   * for its write, then runs in the same tick as that check: its own checks never answer from a
+   * state a failed write could take back. `slots` is asked again after every wait.
+   */
+  async transactionWhenSettled<T>(
+    slots: () => { keyIds: string[]; aliasNames: string[] },
+    change: (draft: KeyStoreDraft) => T,
+  ): Promise<T> {
+    for (;;) {
+      const { keyIds, aliasNames } = slots();
+      const waits = [...keyIds.map(keySlot), ...aliasNames.map(aliasSlot)]
+        .map((slot) => this.unsettled.get(slot))
+        .filter((w) => w !== undefined);
+      if (waits.length === 0) return this.transaction(change);
+      await Promise.allSettled(waits);
+    }
+  }
+
+  /**
    * Runs `change` against the store and resolves with its result once the change is durable.
    * If `change` throws, its changes are undone at once and nothing is written.
    */

@@ -23,6 +23,8 @@ export class LiveKeys {
     private readonly scope: ArnScope,
     private readonly clock: () => number,
     private readonly logger: Logger,
+    /** Told when time makes a key unusable (deleted, material expired): caches must drop it. */
+    private readonly onUnusable: (keyId: string) => void = () => undefined,
   ) {}
 
   /** A key to read or use. */
@@ -52,11 +54,25 @@ export class LiveKeys {
   /** One change to one key in one transaction; the check inside `next` and the write cannot be split. */
   async change(ref: string, next: (key: KeyRecord) => KeyRecord): Promise<KeyRecord> {
     await this.read(ref);
-    return this.store.transaction((tx) => {
+    return this.transact([ref], [], (tx) => {
       const changed = next(this.resolveIn(tx, ref));
       tx.putKey(changed);
       return changed;
     });
+  }
+
+  /**
+   * A transaction over the keys `refs` name and the aliases given, run once no change to any of
+   * them is waiting for its write (so refusals never come from a state a failed write takes back).
+   */
+  transact<T>(refs: string[], aliasNames: string[], change: (tx: KeyStoreDraft) => T): Promise<T> {
+    return this.store.transactionWhenSettled(() => {
+      const located = refs.map((ref) => this.locate(ref, (name) => this.store.alias(name)?.targetKeyId));
+      return {
+        keyIds: located.flatMap((l) => (l.keyId ? [l.keyId] : [])),
+        aliasNames: [...aliasNames, ...located.flatMap((l) => (l.aliasName ? [l.aliasName] : []))],
+      };
+    }, change);
   }
 
   /** Applies every due change in one transaction (each minute, and before a listing). */
@@ -95,9 +111,13 @@ export class LiveKeys {
       tx.deleteKey(keyId);
       for (const [name, alias] of [...tx.aliases()]) if (alias.targetKeyId === keyId) tx.deleteAlias(name);
       this.cipher.forget(key);
+      this.onUnusable(keyId);
       return undefined;
     }
-    if (change === 'expire-material') this.cipher.forget(key);
+    if (change === 'expire-material') {
+      this.cipher.forget(key);
+      this.onUnusable(keyId);
+    }
     const next = lifecycle.afterDueChange(key, change, now, this.sealFor(key));
     tx.putKey(next);
     return next;
