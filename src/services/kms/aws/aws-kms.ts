@@ -25,6 +25,7 @@ import type {
 } from '../key-management';
 import type { Page, Paginated } from '../../pagination';
 import { fromAwsError, required } from './aws-error';
+import { toMetadata } from './aws-metadata';
 
 const buf = (b: Uint8Array | undefined, what: string) => Buffer.from(required(b, what));
 
@@ -295,25 +296,4 @@ export class AwsKms implements KeyManagement {
   async deleteImportedKeyMaterial(keyId: string): Promise<void> {
     await this.send(this.client.deleteImportedKeyMaterial({ KeyId: keyId }));
   }
-}
-
-function toMetadata(m: AwsKeyMetadata): KeyMetadata {
-  return {
-    keyId: required(m.KeyId, 'KeyMetadata.KeyId'),
-    arn: required(m.Arn, 'KeyMetadata.Arn'),
-    awsAccountId: m.AWSAccountId ?? '',
-    creationDate: m.CreationDate ?? new Date(0),
-    enabled: m.Enabled ?? m.KeyState === 'Enabled',
-    description: m.Description ?? '',
-    keyUsage: 'ENCRYPT_DECRYPT',
-    keySpec: 'SYMMETRIC_DEFAULT',
-    keyState: required(m.KeyState, 'KeyMetadata.KeyState') as KeyState,
-    origin: m.Origin === 'EXTERNAL' ? 'EXTERNAL' : 'AWS_KMS',
-    keyManager: 'CUSTOMER',
-    encryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
-    deletionDate: m.DeletionDate,
-    pendingDeletionWindowInDays: m.PendingDeletionWindowInDays,
-    validTo: m.ValidTo,
-    expirationModel: m.ExpirationModel,
-  };
 }

@@ -15,9 +15,6 @@ import { LiveKeys } from './live-keys';
 import { EmbeddedCryptography } from './embedded-cryptography';
 import { resolveRootKey } from '../../crypto/root-key';
 
-/** How often what time made due is applied to every key. */
-const SWEEP_INTERVAL_MS = 60_000;
-
 export interface EmbeddedKmsOptions {
   dataDir: string;
   region: string;
@@ -38,8 +35,6 @@ export interface EmbeddedKmsOptions {
  * an automatic rotation) is applied, durably, before a key is used.
  */
 export class EmbeddedKms implements port.KeyManagement {
-  private sweeper?: NodeJS.Timeout;
-  private readonly timers = new Set<NodeJS.Timeout>();
   private readonly scope: ArnScope;
   private readonly live: LiveKeys;
   private readonly crypto: EmbeddedCryptography;
@@ -66,14 +61,12 @@ export class EmbeddedKms implements port.KeyManagement {
     const rootKey = await resolveRootKey(options.dataDir, options.rootKey);
     const store = await KeyStore.open(path.join(options.dataDir, 'kms'), options.writeState);
     const kms = new EmbeddedKms(options, rootKey, store, new BlobCipher(rootKey));
-    kms.sweeper = setInterval(() => void kms.live.sweep(), SWEEP_INTERVAL_MS);
-    kms.sweeper.unref();
+    kms.live.start();
     return kms;
   }
 
   async close(): Promise<void> {
-    clearInterval(this.sweeper);
-    for (const timer of this.timers) clearTimeout(timer);
+    this.live.stop();
     await this.store.flushed();
   }
 
@@ -276,7 +269,7 @@ export class EmbeddedKms implements port.KeyManagement {
     } finally {
       material.fill(0);
     }
-    if (validTo !== undefined) this.sweepAt(validTo);
+    if (validTo !== undefined) this.live.sweepAt(validTo);
   }
 
   async deleteImportedKeyMaterial(keyId: string): Promise<void> {
@@ -286,24 +279,6 @@ export class EmbeddedKms implements port.KeyManagement {
   }
 
   // ---- internals ----------------------------------------------------------------------------
-
-  /**
-   * Applies due changes at `ms` too, not only at the next minute's sweep, when that comes sooner:
-   * an expiry must reach the data-key cache at its time, not when a KMS call next notices it.
-   */
-  private sweepAt(ms: number): void {
-    const wait = ms - this.now();
-    if (wait >= SWEEP_INTERVAL_MS) return;
-    const timer = setTimeout(
-      () => {
-        this.timers.delete(timer);
-        void this.live.sweep();
-      },
-      Math.max(0, wait) + 5,
-    );
-    timer.unref();
-    this.timers.add(timer);
-  }
 
   private now(): number {
     return (this.options.now?.() ?? new Date()).getTime();

@@ -7,6 +7,9 @@ import * as lifecycle from './key-lifecycle';
 import type { KeyRecord } from './key-record';
 import type { KeyStore, KeyStoreDraft } from './key-store';
 
+/** How often what time made due is applied to every key. */
+const SWEEP_INTERVAL_MS = 60_000;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const notFound = (ref: string) => new ServiceError('NotFoundException', `key ${quote(ref)} does not exist`);
@@ -17,6 +20,8 @@ const notFound = (ref: string) => new ServiceError('NotFoundException', `key ${q
  * applied and durable, and after any change to it still in flight has settled.
  */
 export class LiveKeys {
+  private readonly timers = new Set<NodeJS.Timeout>();
+
   constructor(
     private readonly store: KeyStore,
     private readonly cipher: BlobCipher,
@@ -73,6 +78,35 @@ export class LiveKeys {
         aliasNames: [...aliasNames, ...located.flatMap((l) => (l.aliasName ? [l.aliasName] : []))],
       };
     }, change);
+  }
+
+  /** Sweeps every minute from now on (the timer never holds the process open). */
+  start(): void {
+    this.wake(SWEEP_INTERVAL_MS, true);
+  }
+
+  /**
+   * Applies due changes at `ms` too, not only at the next minute's sweep, when that comes sooner:
+   * an expiry must reach the data-key cache at its time, not when a KMS call next notices it.
+   */
+  sweepAt(ms: number): void {
+    const wait = ms - this.clock();
+    if (wait < SWEEP_INTERVAL_MS) this.wake(Math.max(0, wait) + 5, false);
+  }
+
+  stop(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private wake(ms: number, repeat: boolean): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (repeat) this.wake(ms, true);
+      void this.sweep();
+    }, ms);
+    timer.unref();
+    this.timers.add(timer);
   }
 
   /** Applies every due change in one transaction (each minute, and before a listing). */
