@@ -24,5 +24,16 @@ it('runs the AWS CLI workshop as written with the Debian AWS CLI', async () => {
   expect(result.stdout).toMatch(/^PendingDeletion$/m);
   expect(result.stdout.match(/decrypt without the context failed, as it should/g)).toHaveLength(2);
   expect(result.stderr.match(/An error occurred \(InvalidCiphertextException\) when calling the Decrypt operation/g)).toHaveLength(2);
-  expect(result.stderr.replace(/.*InvalidCiphertextException.*\n?/g, '').trim()).toBe('');
+  // Seed 004 step 2: the workshop principal is refused until its policy is attached, then succeeds.
+  expect(result.stderr).toMatch(
+    /^An error occurred \(AccessDeniedException\) when calling the GenerateDataKey operation: User: arn:aws:iam::111122223333:user\/workshop is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:us-east-1:111122223333:key\//m,
+  );
+  expect(result.stdout).toContain('the workshop principal may not generate data keys yet');
+  expect(result.stderr.replace(/.*(InvalidCiphertextException|AccessDeniedException).*\n?/g, '').trim()).toBe('');
+  // The data key, the encryptions and decryptions were made by the workshop principal, not root.
+  const audit = await fetch(`${coffer.url}/v1/audit?eventName=GenerateDataKey&principal=workshop`, {
+    headers: { Authorization: `Bearer ${coffer.token}` },
+  });
+  const events = ((await audit.json()) as { events: { errorCode?: string }[] }).events;
+  expect(events.map((e) => e.errorCode ?? 'ok')).toEqual(['ok', 'AccessDeniedException']);
 });

@@ -17,4 +17,14 @@ it('runs the envelope-by-hand workshop as written', async () => {
   expect(result.stdout).toContain('Sample Secret Text to Encrypt');
   expect(result.stdout.match(/InvalidCiphertextException/g)).toHaveLength(2);
   expect(result.stdout).toContain('decrypted file matches');
+  // Seed 004 step 2: refused until the policy is attached; the data key then made by the principal.
+  expect(result.stdout).toMatch(/^AccessDeniedException$/m);
+  const audit = await fetch(`${coffer.url}/v1/audit?eventName=GenerateDataKey&principal=workshop`, {
+    headers: { Authorization: `Bearer ${coffer.token}` },
+  });
+  const events = ((await audit.json()) as { events: { errorCode?: string; requestParameters: { encryptionContext?: object } }[] }).events;
+  expect(events.map((e) => [e.errorCode ?? 'ok', e.requestParameters.encryptionContext])).toEqual([
+    ['ok', { project: 'workshop' }],
+    ['AccessDeniedException', { project: 'workshop' }],
+  ]);
 });
