@@ -9,13 +9,18 @@ beforeEach(async () => {
 afterEach(() => coffer.stop());
 
 it('runs the client-side encryption workshop (seed 001) as written', async () => {
-  const r = await runWorkshop(coffer, 'client-side-encryption.md');
+  const r = await runWorkshop(coffer, 'client-side-encryption.md', {
+    env: { COFFER_DATA_DIR: coffer.dataDir, AWS_CONFIG_FILE: '/dev/null' },
+  });
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   expect(r.stdout).toContain('successfully created');
   expect(r.stdout).toContain('have the same content');
   expect(r.stdout).toContain('coffer_kms_requests_total{operation="GenerateDataKey",outcome="success"} 1');
   expect(r.stdout).toContain('GenerateDataKey API Called');
+  // Seed 001 step 5: the call is in the audit trail, read over REST and with `aws cloudtrail lookup-events`.
+  expect(r.stdout).toMatch(/^GenerateDataKey by arn:aws:iam::111122223333:root on arn:aws:kms:us-east-1:111122223333:key\//m);
+  expect(r.stdout).toContain('GenerateDataKey found in the trail');
   expect(r.stdout).toContain('Cleanup Successful');
 });
 
