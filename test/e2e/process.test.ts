@@ -174,4 +174,34 @@ describe('the service process', () => {
     coffer.child.kill('SIGTERM');
     expect(await coffer.exited).toBe(0);
   });
+
+  it('after kill -9, holds the audit event of every acknowledged call', async () => {
+    const env = { COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: TOKEN };
+    const first = await spawnCoffer(env);
+    await authed(first.url).post('/v1/keys', { alias: 'alias/audited' }).expect(201);
+    const acknowledged: string[] = [];
+    const calls = Array.from({ length: 40 }, (_, i) =>
+      request(first.url)
+        .post('/v1/encrypt')
+        .set('Authorization', `Bearer ${TOKEN}`)
+        .set('X-Request-Id', `ack-${i}`)
+        .send({ keyId: 'alias/audited', plaintext: Buffer.from(`n${i}`).toString('base64') })
+        .then((r) => {
+          if (r.status === 200) acknowledged.push(`ack-${i}`);
+        })
+        .catch(() => undefined),
+    );
+    // Kill once some are answered, while others are still in flight.
+    while (acknowledged.length < 10) await new Promise((r) => setTimeout(r, 2));
+    first.child.kill('SIGKILL');
+    await Promise.all(calls);
+    await first.exited;
+
+    const second = await spawnCoffer(env);
+    const events = (await authed(second.url).get('/v1/audit?eventName=Encrypt&limit=100')).body.events as { requestID: string }[];
+    const audited = new Set(events.map((e) => e.requestID));
+    expect(acknowledged.filter((id) => !audited.has(id))).toEqual([]);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
 });
