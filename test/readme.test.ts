@@ -37,4 +37,8 @@ it('runs every README example against a started Coffer without a server error', 
   expect(result.stdout).toMatch(/^coffer_datakey_cache_misses_total\{operation="encrypt"\} \d+/m);
   expect(result.stdout.match(/^Enabled$/gm)?.length).toBeGreaterThanOrEqual(2); // key material imported; CLI describe-key
   expect(result.stdout).toMatch(/^coffer_kms_requests_total\{operation="Encrypt",outcome="success"\} \d+/m);
+  // Principals: the billing principal is allowed its project's context only, and the trail says so.
+  expect(result.stdout).toContain('{"name":"billing","arn":"arn:aws:iam::111122223333:user/billing"}');
+  expect(result.stdout).toMatch(/^AccessDeniedException$/m);
+  expect(result.stdout).toMatch(/^GenerateDataKey AccessDeniedException other\nGenerateDataKey allowed workshop$/m);
 });
