@@ -64,7 +64,7 @@ export function createApp(services: AppServices): express.Express {
   app.use(httpMetrics(metrics));
   app.use(operationsRouter({ metrics, specPath, isReady: services.isReady }));
 
-  app.use(kmsWireRouter({ kms, principals, scope, guard: services.guard, audit: services.audit }));
+  app.use(kmsWireRouter({ kms, principals, scope, guard: services.guard, audit: services.audit, region: services.arnScope.region }));
   app.use('/v1', requireBearer(principals, scope));
   // JSON bodies only where the API takes JSON: envelope and object bodies stay unread streams.
   const streamed = /^\/v1\/(envelope|buckets)\//;

@@ -6,6 +6,7 @@ import { auditEvent, type AuditCall } from './services/audit/audit-event';
 import { AuditTrail } from './services/audit/audit-trail';
 import { PrincipalService } from './services/auth/principal-service';
 import { PrincipalStore } from './services/auth/principal-store';
+import { readPrincipalsFile } from './services/auth/principals-file';
 import { rootPrincipal } from './services/auth/principal';
 import { resolveRootToken } from './services/auth/root-token';
 import { authorizedKeyManagement } from './services/authz/authorized-key-management';
@@ -74,6 +75,11 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
     root.token,
     { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey },
   );
+  if (config.principalsFile) {
+    const declared = await readPrincipalsFile(config.principalsFile, process.env);
+    await principals.declare(declared);
+    logger.info('declared principals loaded', { file: config.principalsFile, count: declared.length });
+  }
   const trail = await AuditTrail.open(path.join(config.dataDir, 'audit'));
   closers.push(() => trail.flushed());
   const scope = new RequestScope();

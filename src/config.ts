@@ -21,6 +21,8 @@ export interface Config {
   s3Endpoint?: string;
   s3ForcePathStyle: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** YAML or JSON declaring principals, loaded at start (a deployment's principals in git). */
+  principalsFile?: string;
   cache: {
     enabled: boolean;
     maxAgeSeconds: number;
@@ -129,6 +131,7 @@ export function loadConfig(env: Env = process.env): Config {
     s3Endpoint: r.optional('COFFER_S3_ENDPOINT', urlProblem),
     s3ForcePathStyle: r.bool('COFFER_S3_FORCE_PATH_STYLE', false),
     logLevel: r.oneOf('COFFER_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
+    principalsFile: r.optional('COFFER_PRINCIPALS_FILE'),
     cache: {
       enabled: r.bool('COFFER_CACHE_ENABLED', true),
       maxAgeSeconds: r.int('COFFER_CACHE_MAX_AGE_SECONDS', 300, 1, 86400),

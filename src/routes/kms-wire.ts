@@ -30,6 +30,8 @@ interface WireDeps {
   scope: RequestScope;
   guard: RequestGuard;
   audit: AuditTrail;
+  /** The region whose keys this endpoint serves. */
+  region: string;
 }
 
 /** What an X-Amz-Target asks for: the service it must be signed for, and the call. */
@@ -94,7 +96,7 @@ export function kmsWireRouter(deps: WireDeps): Router {
       };
       verifySigV4(
         { method: req.method, path: req.path, query: req.originalUrl.split('?')[1] ?? '', headers: req.headers, body },
-        { service, secretFor, mustSign: ['x-amz-target'] },
+        { service, secretFor, mustSign: ['x-amz-target'], region: deps.region },
       );
       if (!principal) throw new ServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.');
       res.locals.principal = principal.arn;

@@ -60,6 +60,16 @@ describe('KMS-compatible endpoint with @aws-sdk/client-kms', () => {
     expect(await http()).toBe(httpBefore + 2);
   });
 
+  it('serves the region it is configured for: a request signed for another sees none of its keys', async () => {
+    const elsewhere = new KMS({ endpoint: coffer.url, region: 'eu-west-1', credentials: credentialsIn(coffer.dataDir), maxAttempts: 1 });
+    const err = (await elsewhere.listKeys({}).catch((e: unknown) => e)) as Error;
+    expect([err.name, err.message]).toEqual([
+      'InvalidSignatureException',
+      "Credential should be scoped to a valid region, not 'eu-west-1': this endpoint serves us-east-1",
+    ]);
+    elsewhere.destroy();
+  });
+
   it('refuses a bad signature, an unknown access key, a stale date and no signature', async () => {
     const good = credentialsIn(coffer.dataDir);
     const wrongSecret = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: { ...good, secretAccessKey: 'wrong' } });

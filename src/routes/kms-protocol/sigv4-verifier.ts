@@ -17,6 +17,8 @@ export interface SigV4Options {
   now?: () => Date;
   /** Allowed clock skew, as AWS: 15 minutes. */
   maxSkewMs?: number;
+  /** The region this endpoint serves: a request signed for another is refused, as AWS refuses it. */
+  region?: string;
   /** Headers that must be signed whenever they are sent (the one that picks the operation). */
   mustSign?: string[];
   /** S3 takes UNSIGNED-PAYLOAD; KMS does not: its body is the request. */
@@ -144,6 +146,12 @@ export function verifySigV4(req: SignedRequest, options: SigV4Options): string {
   }
   if (service !== options.service) {
     throw new ServiceError('InvalidSignatureException', `Credential should be scoped to correct service: '${options.service}'`);
+  }
+  if (options.region !== undefined && region !== options.region) {
+    throw new ServiceError(
+      'InvalidSignatureException',
+      `Credential should be scoped to a valid region, not '${region}': this endpoint serves ${options.region}`,
+    );
   }
   if (amzDateText!.slice(0, 8) !== scopeDate) {
     throw new ServiceError('InvalidSignatureException', 'Date in Credential scope does not match YYYYMMDD from X-Amz-Date');

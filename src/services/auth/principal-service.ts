@@ -6,6 +6,7 @@ import { type Page, type Paginated, paginate } from '../pagination';
 import { quote } from '../quote';
 import { type Principal, rootPrincipal, userArn } from './principal';
 import type { PrincipalRecord, PrincipalStore } from './principal-store';
+import type { DeclaredPrincipal } from './principals-file';
 import { type AccessKey, newAccessKeyId } from './root-credentials';
 
 /** What creation and rotation hand back once: the secrets are never shown again. */
@@ -86,6 +87,33 @@ export class PrincipalService {
     });
     this.reindex();
     return issued;
+  }
+
+  /**
+   * Makes the store hold the declared principals (a deployment's file): each is created or
+   * replaced with the credentials declared. A declared principal without a token or access key
+   * cannot use that way in.
+   */
+  async declare(declared: DeclaredPrincipal[]): Promise<void> {
+    const records = declared.map((d): PrincipalRecord => {
+      if (!NAME.test(d.name) || d.name === 'root')
+        throw invalid(`principal names are 1-64 of A-Z a-z 0-9 + = , . @ _ - and not root (got ${quote(d.name)})`);
+      const accessKeyId = d.accessKeyId ?? `DECLARED${randomBytes(8).toString('hex').toUpperCase()}`;
+      const secret = d.secretAccessKey ?? randomBytes(30).toString('base64');
+      const partial = { name: d.name, accessKeyId };
+      return {
+        ...partial,
+        createdDate: Date.now(),
+        // No token declared: a hash no token has (of 32 random bytes nobody keeps).
+        tokenHash: d.tokenSha256 ?? sha256(randomBytes(32).toString('base64url')).toString('hex'),
+        sealedSecret: seal(this.rootKey, Buffer.from(secret), secretLabel(partial)),
+        policy: d.policy === undefined ? undefined : policyTextOf(d.policy),
+      };
+    });
+    await this.store.update((all) => {
+      for (const record of records) all.set(record.name, record);
+    });
+    this.reindex();
   }
 
   list(page: Page): Paginated<PrincipalDescription> {
