@@ -11,6 +11,7 @@ import { envelopeRouter } from './routes/envelope';
 import { errorHandler, lastResortErrorHandler } from './routes/error-handler';
 import { httpMetrics } from './routes/http-metrics';
 import { keyImportRouter } from './routes/key-import';
+import { keyPolicyRouter } from './routes/key-policy';
 import { keyRotationRouter } from './routes/key-rotation';
 import { keysRouter } from './routes/keys';
 import { kmsWireRouter } from './routes/kms-wire';
@@ -88,7 +89,8 @@ export function createApp(services: AppServices): express.Express {
   app.use(keysRouter(kms, services.keys));
   app.use(keyRotationRouter(kms));
   app.use(keyImportRouter(kms));
-  app.use(aliasesRouter(kms));
+  app.use(keyPolicyRouter(kms));
+  app.use(aliasesRouter(kms, services.arnScope));
   app.use(cryptographyRouter(kms));
   app.use(envelopeRouter(services.envelope));
   app.use(bucketsRouter(services.objects, services.guard));

@@ -87,7 +87,9 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
   const authorizer = new Authorizer(metrics, config.accountId);
 
   // Data keys are cached per principal: one never gets a key another was allowed to make.
-  const cache = config.cache.enabled ? new DataKeyCache(config.cache, metrics, Date.now, () => scope.current()?.principal.arn ?? '') : null;
+  const cache = config.cache.enabled
+    ? new DataKeyCache(config.cache, metrics, Date.now, () => scope.current()?.principal.cacheScope ?? '')
+    : null;
 
   let rawKms: KeyManagement;
   if (config.kmsBackend === 'embedded') {
@@ -109,10 +111,20 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
     rawKms = aws;
   }
   // Authorized for the request's principal and audited, then counted: a refused call counts too.
-  const counted = countedKeyManagement(authorizedKeyManagement(rawKms, { authorizer, scope, arnScope, audit }), metrics);
+  const counted = countedKeyManagement(
+    authorizedKeyManagement(rawKms, {
+      authorizer,
+      scope,
+      arnScope,
+      audit,
+      auditWritable: () => trail.writable(),
+      keyPolicies: config.kmsBackend === 'embedded',
+    }),
+    metrics,
+  );
 
   if (cache) closers.push(async () => cache.close());
-  const kms = cache ? keyStateInvalidating(counted, cache) : counted;
+  const kms = cache ? keyStateInvalidating(counted, cache, async (ref) => (await rawKms.describeKey(ref)).arn) : counted;
   const envelope = new EnvelopeService(kms, cache, config.envelopeFrameLength);
 
   // SSE-S3's store key wraps each object's data key; like the root key it lives only in a 0600 file.
@@ -134,23 +146,25 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
   }
   const objects = new ObjectService(store, kms, storeKey, cache);
 
+  const internalContext = { principal: rootPrincipal(config.accountId, 'internal', 'token'), requestId: 'internal' };
   let ready = true;
   return {
     config,
     logger,
     metrics,
     kms,
-    keys: new KeyService(kms),
+    // A key whose alias was refused is removed by Coffer itself, as the account root.
+    keys: new KeyService(kms, (keyId) => scope.run(internalContext, () => kms.scheduleKeyDeletion(keyId, 7))),
     principals,
     scope,
-    guard: new RequestGuard(authorizer, scope, audit),
+    guard: new RequestGuard(authorizer, scope, audit, () => trail.writable()),
     audit: trail,
     arnScope,
     envelope,
     objects,
     specPath: findSpecPath(),
     isReady: () => ready,
-    asRoot: (work) => scope.run({ principal: rootPrincipal(config.accountId, 'internal', 'token'), requestId: 'internal' }, work),
+    asRoot: (work) => scope.run(internalContext, work),
     beginShutdown() {
       ready = false;
     },

@@ -463,6 +463,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/keys/{keyId}/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+            };
+            cookie?: never;
+        };
+        /** The key policy (AWS's default until one is put) */
+        get: operations["getKeyPolicy"];
+        /**
+         * Replace the key policy
+         * @description A key policy document: every statement names a `Principal` (`"*"`, ARNs or account ids).
+         *     A statement that allows the account root (`arn:aws:iam::ACCOUNT:root`) lets identity
+         *     policies grant the key; one that names a principal allows it directly; a Deny wins.
+         */
+        put: operations["putKeyPolicy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/principals": {
         parameters: {
             query?: never;
@@ -735,6 +761,7 @@ export interface components {
             origin?: "AWS_KMS" | "EXTERNAL";
             tags?: components["schemas"]["Tag"][];
             alias?: components["schemas"]["AliasName"];
+            policy?: components["schemas"]["PolicyDocument"];
         };
         KeyMetadata: {
             keyId: string;
@@ -2140,6 +2167,64 @@ export interface operations {
                     "application/x-amz-json-1.1": components["schemas"]["AwsError"];
                 };
             };
+        };
+    };
+    getKeyPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key policy document */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyDocument"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            default: components["responses"]["Error"];
+        };
+    };
+    putKeyPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicyDocument"];
+            };
+        };
+        responses: {
+            /** @description Replaced */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            default: components["responses"]["Error"];
         };
     };
     listPrincipals: {

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { components } from '../generated/api';
-import { aliasArnBesideKey } from '../services/arn';
+import { type ArnScope, aliasArn, parseKmsArn } from '../services/arn';
 import type { AliasListEntry, KeyManagement } from '../services/kms/key-management';
 import { isoDate, pathParam, queryInt, queryString } from './codec';
 
@@ -13,22 +13,23 @@ const aliasJson = (a: AliasListEntry): Schemas['Alias'] => ({
 });
 
 /**
- * The alias as it stands after a create or update. AWS has no DescribeAlias, so the reply is
- * built from the target key: its ARN gives the region and account of the alias ARN.
+ * The alias as it stands after a create or update, built from the request alone: a target is a
+ * key id or key ARN (never an alias), and the alias lives in this endpoint's region and account.
+ * (Asking KMS would be a DescribeKey the caller may not be allowed, after the write was made.)
  */
-async function aliasAfterWrite(kms: KeyManagement, aliasName: string, target: string): Promise<Schemas['Alias']> {
-  const key = await kms.describeKey(target);
-  return { aliasName, aliasArn: aliasArnBesideKey(key.arn, aliasName), targetKeyId: key.keyId };
+function aliasAfterWrite(scope: ArnScope, aliasName: string, target: string): Schemas['Alias'] {
+  const arn = parseKmsArn(target);
+  return { aliasName, aliasArn: aliasArn(scope, aliasName), targetKeyId: arn ? arn.resource : target };
 }
 
 /** /v1/aliases: create, list, retarget, delete. Alias names keep their literal slash in paths. */
-export function aliasesRouter(kms: KeyManagement): Router {
+export function aliasesRouter(kms: KeyManagement, scope: ArnScope): Router {
   const router = Router();
 
   router.post('/v1/aliases', async (req, res) => {
     const body = req.body as Schemas['CreateAliasRequest'];
     await kms.createAlias(body.aliasName, body.targetKeyId);
-    res.status(201).json(await aliasAfterWrite(kms, body.aliasName, body.targetKeyId));
+    res.status(201).json(aliasAfterWrite(scope, body.aliasName, body.targetKeyId));
   });
 
   router.get('/v1/aliases', async (req, res) => {
@@ -49,7 +50,7 @@ export function aliasesRouter(kms: KeyManagement): Router {
     const aliasName = pathParam(req, 'aliasName');
     const body = req.body as Schemas['UpdateAliasRequest'];
     await kms.updateAlias(aliasName, body.targetKeyId);
-    res.json(await aliasAfterWrite(kms, aliasName, body.targetKeyId));
+    res.json(aliasAfterWrite(scope, aliasName, body.targetKeyId));
   });
 
   router.delete('/v1/aliases/*aliasName', async (req, res) => {

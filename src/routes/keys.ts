@@ -37,6 +37,7 @@ export function keysRouter(kms: KeyManagement, keys: KeyService): Router {
       origin: body.origin,
       tags: body.tags,
       alias: body.alias,
+      policy: body.policy === undefined ? undefined : JSON.stringify(body.policy),
     });
     res.status(201).json(descriptionJson(created));
   });

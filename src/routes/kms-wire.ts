@@ -52,7 +52,7 @@ function dispatch(target: string, deps: WireDeps): { service: string; call: (inp
     };
   }
   const [service, operationName = ''] = target.split('.');
-  const operation = service === 'TrentService' ? kmsOperations[operationName] : undefined;
+  const operation = service === 'TrentService' && Object.hasOwn(kmsOperations, operationName) ? kmsOperations[operationName] : undefined;
   if (!operation) {
     // Refused once the signature is checked: an unsigned caller learns nothing, not even this.
     const unknown = new ServiceError('UnknownOperationException', `unknown operation ${target || '(no X-Amz-Target)'}`);

@@ -24,6 +24,8 @@ export function principalsRouter(principals: PrincipalService, guard: RequestGua
 
   router.post('/v1/principals', async (req, res) => {
     const body = req.body as { name: string; policy?: unknown };
+    // Attaching a policy at creation is PutPrincipalPolicy too, as IAM wants iam:PutUserPolicy.
+    if (body.policy !== undefined) await guard.check(on(body.name, 'PutPrincipalPolicy', false, { policy: body.policy }));
     const issued = await guard.audited(on(body.name, 'CreatePrincipal', false), () => principals.create(body.name, body.policy));
     res.status(201).json(issued);
   });

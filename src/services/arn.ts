@@ -35,13 +35,6 @@ export function parseKmsArn(arn: string): KmsArn | undefined {
     : { region, accountId, resourceType: 'alias', resource };
 }
 
-/** The ARN of an alias in the partition, region and account of the key it targets. */
-export function aliasArnBesideKey(targetKeyArn: string, aliasName: string): string {
-  const at = targetKeyArn.lastIndexOf(':key/');
-  if (at < 0) throw new Error(`not a KMS key ARN: ${targetKeyArn}`);
-  return `${targetKeyArn.slice(0, at + 1)}${aliasName}`;
-}
-
 export function s3ObjectArn(bucket: string, key: string): string {
   return `arn:aws:s3:::${bucket}/${key}`;
 }

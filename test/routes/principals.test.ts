@@ -1,5 +1,8 @@
 import { KMS } from '@aws-sdk/client-kms';
+import { mkdirSync, renameSync, rmdirSync } from 'node:fs';
+import path from 'node:path';
 import request from 'supertest';
+import { credentialsIn } from '../support/credentials';
 import { api, b64, metricValue } from '../support/http';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
@@ -294,7 +297,7 @@ describe('the audit trail', () => {
       eventSource: 'kms.amazonaws.com',
       eventName: 'GenerateDataKey',
       readOnly: true,
-      userIdentity: { type: 'IAMUser', arn: who.arn, userName: 'audited', tokenId: expect.stringMatching(/^token-[0-9a-f]{12}$/) },
+      userIdentity: { type: 'IAMUser', arn: who.arn, userName: 'audited', tokenId: expect.stringMatching(/^token-[0-9a-f]{16}$/) },
       requestParameters: { keyId: key.keyId, keySpec: 'AES_256', encryptionContext: { project: 'ok' } },
       resources: [{ ARN: key.arn, type: 'AWS::KMS::Key', accountId: '111122223333' }],
     });
@@ -329,5 +332,202 @@ describe('the audit trail', () => {
       ['coffer', 'CreatePrincipal'],
     ]);
     expect(JSON.stringify(events)).not.toContain(who.token);
+  });
+});
+
+describe('least privilege at its edges', () => {
+  let key: { keyId: string; arn: string };
+  beforeAll(async () => {
+    key = (await api(coffer).post('/v1/keys', {})).body.keyMetadata;
+  });
+  const envelope = (token: string, body: Buffer, path = '/v1/envelope/encrypt') =>
+    request(coffer.url)
+      .post(path)
+      .set({ Authorization: `Bearer ${token}`, 'X-Kms-Key-Id': key.keyId, 'Content-Type': 'application/octet-stream' })
+      .buffer(true)
+      .parse((res, done) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => done(null, Buffer.concat(chunks)));
+      })
+      .send(body);
+
+  it('needs PutPrincipalPolicy to create a principal with a policy, not only CreatePrincipal', async () => {
+    const creator = await principal('creator', allow('coffer:CreatePrincipal'));
+    const res = await as(creator.token).post('/v1/principals', { name: 'escalated', policy: allow('*') });
+    expect([res.status, res.body.code]).toEqual([403, 'AccessDeniedException']);
+    expect(res.body.message).toContain('coffer:PutPrincipalPolicy');
+    expect((await api(coffer).get('/v1/principals/escalated')).status).toBe(404);
+  });
+
+  it('serves no cached data key once the policy that made it is gone, nor to a principal recreated under the name', async () => {
+    const who = await principal('cached', allow(['kms:GenerateDataKey', 'kms:Decrypt'], key.arn));
+    const message = await envelope(who.token, Buffer.from('kept'));
+    expect(message.status).toBe(200);
+    expect((await envelope(who.token, Buffer.from('again'))).status).toBe(200); // a cache hit
+    await api(coffer).put('/v1/principals/cached/policy', allow('kms:ListKeys')).expect(204);
+    expect((await envelope(who.token, Buffer.from('after'))).body.toString()).toContain('AccessDeniedException');
+    await api(coffer).delete('/v1/principals/cached').expect(204);
+    const again = await principal('cached');
+    const decrypted = await envelope(again.token, message.body as Buffer, '/v1/envelope/decrypt');
+    expect([decrypted.status, decrypted.body.toString()]).toEqual([403, expect.stringContaining('AccessDeniedException')]);
+  });
+
+  it('checks UpdateAlias and DeleteAlias on the key the alias points to now, as AWS does', async () => {
+    const theirs = (await api(coffer).post('/v1/keys', { alias: 'alias/prod' })).body.keyMetadata;
+    const mine = (await api(coffer).post('/v1/keys', {})).body.keyMetadata;
+    const mallory = await principal(
+      'mallory',
+      allow(['kms:UpdateAlias', 'kms:DeleteAlias'], ['arn:aws:kms:*:111122223333:alias/*', mine.arn]),
+    );
+    const update = await as(mallory.token).put('/v1/aliases/alias/prod', { targetKeyId: mine.keyId });
+    expect([update.status, update.body.code]).toEqual([403, 'AccessDeniedException']);
+    expect((await as(mallory.token).delete('/v1/aliases/alias/prod')).status).toBe(403);
+    expect((await api(coffer).get('/v1/keys/alias%2Fprod')).body.keyMetadata.keyId).toBe(theirs.keyId);
+  });
+
+  it('needs no DescribeKey for a disable, an alias or a key description, and audits one event per call', async () => {
+    const k = (await api(coffer).post('/v1/keys', {})).body.keyMetadata;
+    const narrow = await principal('narrow', allow(['kms:DisableKey', 'kms:CreateAlias', 'kms:DescribeKey'], ['*']));
+    await as(narrow.token).post(`/v1/keys/${k.keyId}/disable`).set('X-Request-Id', 'one-disable').expect(204);
+    const events = (await api(coffer).get('/v1/audit?principal=narrow')).body.events as { requestID: string; eventName: string }[];
+    expect(events.filter((e) => e.requestID === 'one-disable').map((e) => e.eventName)).toEqual(['DisableKey']);
+    const alias = await as(narrow.token).post('/v1/aliases', { aliasName: 'alias/narrow', targetKeyId: k.keyId });
+    expect([alias.status, alias.body]).toEqual([
+      201,
+      { aliasName: 'alias/narrow', aliasArn: 'arn:aws:kms:us-east-1:111122223333:alias/narrow', targetKeyId: k.keyId },
+    ]);
+    const described = await as(narrow.token).get(`/v1/keys/${k.keyId}`);
+    expect([described.status, described.body.aliases, described.body.tags]).toEqual([200, [], []]);
+  });
+
+  it('treats a context key in any case as the one a policy names', async () => {
+    const who = await principal('cased', {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: 'kms:Encrypt', Resource: '*' },
+        {
+          Effect: 'Deny',
+          Action: 'kms:Encrypt',
+          Resource: '*',
+          Condition: { StringEquals: { 'kms:EncryptionContext:project': 'secret' } },
+        },
+      ],
+    });
+    const res = await as(who.token).post('/v1/encrypt', {
+      keyId: key.keyId,
+      plaintext: b64('x'),
+      encryptionContext: { Project: 'secret' },
+    });
+    expect([res.status, res.body.code]).toEqual([403, 'AccessDeniedException']);
+  });
+
+  it('refuses a principal name another holds in another case, and any case of root', async () => {
+    await principal('casey');
+    expect((await api(coffer).post('/v1/principals', { name: 'Casey' })).body.code).toBe('AlreadyExistsException');
+    expect((await api(coffer).post('/v1/principals', { name: 'ROOT' })).body.code).toBe('ValidationException');
+  });
+
+  it('answers UnknownOperationException to operation names that are object properties', async () => {
+    const kms = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: credentialsIn(coffer.dataDir), maxAttempts: 1 });
+    for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
+      kms.middlewareStack.add(
+        (next) => async (args) => {
+          (args as unknown as { request: { headers: Record<string, string> } }).request.headers['x-amz-target'] = `TrentService.${name}`;
+          return next(args);
+        },
+        { step: 'build', name: 'rename', override: true },
+      );
+      await expect(kms.listKeys({})).rejects.toMatchObject({ name: 'UnknownOperationException' });
+    }
+    kms.destroy();
+  });
+
+  it('makes no change when the audit trail cannot be written', async () => {
+    const file = path.join(coffer.dataDir, 'audit', 'events.jsonl');
+    const before = (await api(coffer).get('/v1/keys?limit=1000')).body.keys.length;
+    renameSync(file, `${file}.moved`);
+    mkdirSync(file);
+    try {
+      const res = await api(coffer).post('/v1/keys', {});
+      expect([res.status, res.body.code]).toEqual([500, 'InternalError']);
+      expect((await api(coffer).post('/v1/principals', { name: 'unaudited' })).status).toBe(500);
+    } finally {
+      rmdirSync(file);
+      renameSync(`${file}.moved`, file);
+    }
+    expect((await api(coffer).get('/v1/keys?limit=1000')).body.keys.length).toBe(before);
+    expect((await api(coffer).get('/v1/principals/unaudited')).status).toBe(404);
+  });
+});
+
+describe('key policies', () => {
+  const keyPolicy = (...Statement: object[]) => ({ Version: '2012-10-17', Statement });
+  const rootStatement = {
+    Sid: 'Enable IAM User Permissions',
+    Effect: 'Allow',
+    Principal: { AWS: 'arn:aws:iam::111122223333:root' },
+    Action: 'kms:*',
+    Resource: '*',
+  };
+
+  it('starts as AWS default key policy and is replaced over REST and the KMS endpoint', async () => {
+    const key = (await api(coffer).post('/v1/keys', {})).body.keyMetadata;
+    const initial = await api(coffer).get(`/v1/keys/${key.keyId}/policy`);
+    expect(initial.body).toEqual({ Version: '2012-10-17', Id: 'key-default-1', Statement: [rootStatement] });
+    const kms = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: credentialsIn(coffer.dataDir), maxAttempts: 1 });
+    expect(await kms.listKeyPolicies({ KeyId: key.keyId })).toMatchObject({ PolicyNames: ['default'], Truncated: false });
+    const replaced = keyPolicy(rootStatement, {
+      Sid: 'Deny decrypt to everyone',
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 'kms:Decrypt',
+      Resource: '*',
+    });
+    await kms.putKeyPolicy({ KeyId: key.keyId, PolicyName: 'default', Policy: JSON.stringify(replaced) });
+    expect(JSON.parse((await kms.getKeyPolicy({ KeyId: key.keyId, PolicyName: 'default' })).Policy!)).toEqual(replaced);
+    await expect(
+      kms.putKeyPolicy({
+        KeyId: key.keyId,
+        PolicyName: 'default',
+        Policy: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}',
+      }),
+    ).rejects.toMatchObject({
+      name: 'MalformedPolicyDocumentException',
+    });
+    kms.destroy();
+    const bad = await api(coffer).put(`/v1/keys/${key.keyId}/policy`, keyPolicy({ Effect: 'Allow', Action: 'kms:*', Resource: '*' }));
+    expect([bad.status, bad.body.code, bad.body.message]).toEqual([
+      400,
+      'MalformedPolicyDocumentException',
+      'Statement[0].Principal: a key policy statement must name a Principal',
+    ]);
+  });
+
+  it('denies what its identity policy allows, allows a principal it names, and without the root statement ignores identity policies', async () => {
+    const everything = allow('kms:*');
+    const withDeny = await principal('kp-denied', everything);
+    const named = await principal('kp-named');
+    const key = (
+      await api(coffer).post('/v1/keys', {
+        policy: keyPolicy(
+          { Effect: 'Allow', Principal: { AWS: named.arn }, Action: 'kms:Encrypt', Resource: '*' },
+          { Effect: 'Deny', Principal: { AWS: withDeny.arn }, Action: 'kms:Encrypt', Resource: '*' },
+        ),
+      })
+    ).body.keyMetadata;
+    const encrypt = (who: Issued) =>
+      as(who.token)
+        .post('/v1/encrypt', { keyId: key.keyId, plaintext: b64('kp') })
+        .then((r) => r.body.code ?? r.status);
+    expect(await encrypt(withDeny)).toBe('AccessDeniedException'); // the key policy's Deny
+    expect(await encrypt(named)).toBe(200); // named by the key policy, no identity policy needed
+    const identityOnly = await principal('kp-identity', everything);
+    expect(await encrypt(identityOnly)).toBe('AccessDeniedException'); // no root statement: identity policies do not reach this key
+    expect(
+      await api(coffer)
+        .post('/v1/encrypt', { keyId: key.keyId, plaintext: b64('root') })
+        .then((r) => r.status),
+    ).toBe(200);
   });
 });

@@ -62,6 +62,7 @@ const user = (...policies: PolicyDocument[]): Principal => ({
   name: 'alice',
   arn: ALICE,
   root: false,
+  cacheScope: 'alice',
   policies,
   credentialId: 'AKIAALICE',
   credentialType: 'accessKey',

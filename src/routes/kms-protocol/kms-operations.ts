@@ -65,6 +65,7 @@ export const kmsOperations: Record<string, Operation> = {
       description: input.string('Description', true),
       origin: input.oneOf('Origin', ['AWS_KMS', 'EXTERNAL'] as const),
       tags: input.tags('Tags'),
+      policy: input.string('Policy', true),
     });
     return { KeyMetadata: keyMetadata(m) };
   },
@@ -216,4 +217,25 @@ export const kmsOperations: Record<string, Operation> = {
     await kms.deleteImportedKeyMaterial(input.string('KeyId'));
     return {};
   },
+  async GetKeyPolicy(kms, input) {
+    defaultPolicyName(input);
+    return { Policy: await kms.getKeyPolicy(input.string('KeyId')), PolicyName: 'default' };
+  },
+  async PutKeyPolicy(kms, input) {
+    defaultPolicyName(input);
+    await kms.putKeyPolicy(input.string('KeyId'), input.string('Policy'));
+    return {};
+  },
+  async ListKeyPolicies(kms, input) {
+    // A key has exactly one policy, `default`: reading it checks the key and the caller's right.
+    await kms.getKeyPolicy(input.string('KeyId'));
+    return { PolicyNames: ['default'], Truncated: false };
+  },
 };
+
+/** AWS KMS keys have one policy, named `default`. */
+function defaultPolicyName(input: WireInput): void {
+  const name = input.string('PolicyName', true);
+  if (name !== undefined && name !== 'default')
+    throw new ServiceError('NotFoundException', `a key has one policy, named default (got ${name})`);
+}

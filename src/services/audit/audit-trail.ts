@@ -76,6 +76,14 @@ export class AuditTrail {
     return { events: out };
   }
 
+  /**
+   * Resolves when the trail can take an event now (its file opens for appending and syncs), so a
+   * change is refused before it is made when its event could not be written after.
+   */
+  async writable(): Promise<void> {
+    await this.appendLines('');
+  }
+
   async flushed(): Promise<void> {
     while (this.writing) await this.writing;
   }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type PolicyDocument, parsePolicyDocument } from '../authz/policy-document';
 import { seal, unseal } from '../crypto/sealing';
 import { ServiceError, invalid } from '../errors';
@@ -28,7 +28,7 @@ export interface PrincipalDescription {
 
 const NAME = /^[A-Za-z0-9+=,.@_-]{1,64}$/;
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-const tokenIdOf = (hash: Buffer) => `token-${hash.toString('hex').slice(0, 12)}`;
+
 const notFound = (name: string) => new ServiceError('NotFoundException', `principal ${quote(name)} does not exist`);
 
 /**
@@ -56,11 +56,11 @@ export class PrincipalService {
   /** The principal a bearer token belongs to, or undefined. */
   authenticateToken(token: string): Principal | undefined {
     const hash = sha256(token);
-    if (timingSafeEqual(hash, this.rootTokenHash)) return rootPrincipal(this.accountId, tokenIdOf(hash), 'token');
+    if (timingSafeEqual(hash, this.rootTokenHash)) return rootPrincipal(this.accountId, this.tokenIdOf(hash), 'token');
     const name = this.byTokenHash.get(hash.toString('hex'));
     const record = name === undefined ? undefined : this.store.get(name);
     if (!record || !timingSafeEqual(Buffer.from(record.tokenHash, 'hex'), hash)) return undefined;
-    return this.principal(record, tokenIdOf(hash), 'token');
+    return this.principal(record, this.tokenIdOf(hash), 'token');
   }
 
   /** The SigV4 secret of an access key and whose it is, or undefined for an unknown key. */
@@ -77,12 +77,13 @@ export class PrincipalService {
   }
 
   async create(name: string, policy?: unknown): Promise<IssuedCredentials> {
-    if (!NAME.test(name) || name === 'root')
-      throw invalid(`principal names are 1-64 of A-Z a-z 0-9 + = , . @ _ - and not root (got ${quote(name)})`);
+    checkName(name);
     const policyText = policy === undefined ? undefined : policyTextOf(policy);
     const { record, issued } = this.issue(name, Date.now(), policyText);
     await this.store.update((records) => {
-      if (records.has(name)) throw new ServiceError('AlreadyExistsException', `principal ${quote(name)} already exists`);
+      // IAM user names are unique whatever their case.
+      const taken = [...records.keys()].find((n) => n.toLowerCase() === name.toLowerCase());
+      if (taken !== undefined) throw new ServiceError('AlreadyExistsException', `principal ${quote(taken)} already exists`);
       records.set(name, record);
     });
     this.reindex();
@@ -96,8 +97,7 @@ export class PrincipalService {
    */
   async declare(declared: DeclaredPrincipal[]): Promise<void> {
     const records = declared.map((d): PrincipalRecord => {
-      if (!NAME.test(d.name) || d.name === 'root')
-        throw invalid(`principal names are 1-64 of A-Z a-z 0-9 + = , . @ _ - and not root (got ${quote(d.name)})`);
+      checkName(d.name);
       const accessKeyId = d.accessKeyId ?? `DECLARED${randomBytes(8).toString('hex').toUpperCase()}`;
       const secret = d.secretAccessKey ?? randomBytes(30).toString('base64');
       const partial = { name: d.name, accessKeyId };
@@ -168,6 +168,14 @@ export class PrincipalService {
     return JSON.parse(record.policy);
   }
 
+  /**
+   * What the audit trail shows of a token: keyed by the root key, so no one who reads the trail
+   * can test guesses of a token against it (a bare hash prefix would let them).
+   */
+  private tokenIdOf(tokenHash: Buffer): string {
+    return `token-${createHmac('sha256', this.rootKey).update('token-id\0').update(tokenHash).digest('hex').slice(0, 16)}`;
+  }
+
   private issue(name: string, createdDate: number, policy: string | undefined) {
     const token = randomBytes(32).toString('base64url');
     const accessKeyId = newAccessKeyId();
@@ -186,6 +194,9 @@ export class PrincipalService {
       policies: policy ? [policy] : [],
       credentialId,
       credentialType,
+      cacheScope: createHash('sha256')
+        .update(`${record.name}\0${record.tokenHash}\0${record.accessKeyId}\0${record.policy ?? ''}`)
+        .digest('base64url'),
     };
   }
 
@@ -205,6 +216,12 @@ export class PrincipalService {
     this.byTokenHash = new Map(records.map((r) => [r.tokenHash, r.name]));
     this.byAccessKey = new Map(records.map((r) => [r.accessKeyId, r.name]));
     this.policies = new Map(records.filter((r) => r.policy !== undefined).map((r) => [r.name, parsePolicyDocument(r.policy, 'identity')]));
+  }
+}
+
+function checkName(name: string): void {
+  if (!NAME.test(name) || name.toLowerCase() === 'root') {
+    throw invalid(`principal names are 1-64 of A-Z a-z 0-9 + = , . @ _ - and not root (got ${quote(name)})`);
   }
 }
 

@@ -11,11 +11,16 @@ export interface Principal {
   /** How it authenticated, for the audit trail: an access key id or a token id, never a secret. */
   credentialId: string;
   credentialType: 'token' | 'accessKey';
+  /**
+   * Whose data keys a cached one may serve: changes with the principal's credentials and policy,
+   * so a principal recreated under the same name, or whose policy changed, starts afresh.
+   */
+  cacheScope: string;
 }
 
 export const rootArn = (accountId: string) => `arn:aws:iam::${accountId}:root`;
 export const userArn = (accountId: string, name: string) => `arn:aws:iam::${accountId}:user/${name}`;
 
 export function rootPrincipal(accountId: string, credentialId: string, credentialType: Principal['credentialType']): Principal {
-  return { name: 'root', arn: rootArn(accountId), root: true, policies: [], credentialId, credentialType };
+  return { name: 'root', arn: rootArn(accountId), root: true, policies: [], credentialId, credentialType, cacheScope: rootArn(accountId) };
 }

@@ -5,6 +5,7 @@ import type * as port from '../kms/key-management';
 import { type KmsCallPlan, kmsCallPlans } from './kms-call-plans';
 import type { Authorizer, ConditionKeys } from './authorizer';
 import { contextKeys } from './authorizer';
+import { parsedKeyPolicy } from './key-policy';
 import type { RequestContext, RequestScope } from '../request-context';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -15,6 +16,10 @@ export interface AuthorizedKmsDeps {
   arnScope: ArnScope;
   /** Writes the call's audit event durably; a failure refuses the call (the trail fails closed). */
   audit: (call: AuditCall, context: RequestContext) => Promise<void>;
+  /** Resolves when an event can be written now: a change is refused before it is made otherwise. */
+  auditWritable: () => Promise<void>;
+  /** Whether the backend keeps key policies Coffer enforces (the embedded KMS; AWS enforces its own). */
+  keyPolicies: boolean;
 }
 
 /**
@@ -53,8 +58,9 @@ class AuthorizedCall {
     let result: unknown;
     try {
       await this.checkBefore();
+      if (!this.plan.readOnly) await this.deps.auditWritable().catch(unaudited);
       result = await call();
-      this.checkAfter(result);
+      await this.checkAfter(result);
     } catch (err) {
       forget(result);
       const refusal = await this.refusalFor(err);
@@ -74,22 +80,34 @@ class AuthorizedCall {
     const ref = plan.keyBefore?.(args);
     if (ref !== undefined) {
       Object.assign(keys, requestAlias(ref));
-      this.check(plan.action, await this.resolve(ref), 'AWS::KMS::Key', keys);
+      await this.check(plan.action, await this.resolve(ref), 'AWS::KMS::Key', keys);
     }
-    for (const name of plan.aliases?.(args) ?? []) this.check(plan.action, aliasArn(this.deps.arnScope, name), 'AWS::KMS::Alias', keys);
-    if (ref === undefined && !plan.keyAfter && !plan.aliases) this.check(plan.action, '*', '', keys);
+    for (const name of plan.aliases?.(args) ?? [])
+      await this.check(plan.action, aliasArn(this.deps.arnScope, name), 'AWS::KMS::Alias', keys);
+    for (const name of plan.aliasTargets?.(args) ?? []) {
+      // An alias that does not exist has no key to check: the call itself answers NotFound.
+      const current = await this.inner.describeKey(name).catch(() => undefined);
+      if (current) await this.check(plan.action, current.arn, 'AWS::KMS::Key', keys);
+    }
+    if (ref === undefined && !plan.keyAfter && !plan.aliases) await this.check(plan.action, '*', '', keys);
   }
 
-  private checkAfter(result: unknown): void {
+  private async checkAfter(result: unknown): Promise<void> {
     for (const after of this.plan.keyAfter?.(this.args, result) ?? []) {
       const keys = { ...contextKeys(after.context), ...(after.requestedAs ? requestAlias(after.requestedAs) : {}) };
-      this.check(after.action ?? this.plan.action, after.keyArn, 'AWS::KMS::Key', keys);
+      await this.check(after.action ?? this.plan.action, after.keyArn, 'AWS::KMS::Key', keys);
     }
   }
 
-  private check(action: string, arn: string, type: string, keys: ConditionKeys): void {
+  /** A key is decided by its key policy too (where the backend keeps them), other resources by identity policies. */
+  private async check(action: string, arn: string, type: string, keys: ConditionKeys): Promise<void> {
     if (type && !this.resources.some((r) => r.arn === arn)) this.resources.push({ arn, type });
-    this.deps.authorizer.check(this.context.principal, action, [arn], keys);
+    const principal = this.context.principal;
+    if (type === 'AWS::KMS::Key' && this.deps.keyPolicies && !principal.root) {
+      const keyPolicy = await this.inner.getKeyPolicy(arn).then(parsedKeyPolicy, () => undefined);
+      if (keyPolicy) return this.deps.authorizer.checkWithKeyPolicy(principal, action, arn, keyPolicy, keys);
+    }
+    this.deps.authorizer.check(principal, action, [arn], keys);
   }
 
   /**
@@ -101,7 +119,12 @@ class AuthorizedCall {
     for (const after of this.plan.keyAfter?.(this.args, undefined) ?? []) {
       try {
         const keys = contextKeys(after.context);
-        this.check(after.action ?? this.plan.action, after.keyArn || (await this.resolve(after.requestedAs ?? '')), 'AWS::KMS::Key', keys);
+        await this.check(
+          after.action ?? this.plan.action,
+          after.keyArn || (await this.resolve(after.requestedAs ?? '')),
+          'AWS::KMS::Key',
+          keys,
+        );
       } catch (denied) {
         return denied;
       }
@@ -135,6 +158,10 @@ class AuthorizedCall {
       this.context,
     );
   }
+}
+
+function unaudited(err: unknown): never {
+  throw new ServiceError('InternalError', 'the audit trail cannot be written, so no change is made', { cause: err });
 }
 
 function requestAlias(ref: string): ConditionKeys {

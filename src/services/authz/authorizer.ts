@@ -1,4 +1,5 @@
-import type { Principal } from '../auth/principal';
+import { type Principal, rootArn } from '../auth/principal';
+import type { PolicyDocument } from './policy-document';
 import { ServiceError } from '../errors';
 import type { Metrics } from '../metrics';
 import { type Verdict, normalizeConditionKey, verdict } from './policy-evaluation';
@@ -22,9 +23,7 @@ export class Authorizer {
   check(principal: Principal, action: string, resources: string[], conditionKeys: ConditionKeys = {}): void {
     if (resources.length === 0) throw new Error(`authorizing ${action} needs a resource (* for none)`);
     if (!principal.root) {
-      // The keys only Coffer may set: a caller's own, in any spelling, are dropped.
-      const given = Object.entries(conditionKeys).filter(([name]) => !RESERVED_KEYS.has(normalizeConditionKey(name)));
-      const keys = { ...Object.fromEntries(given), 'aws:PrincipalArn': [principal.arn], 'kms:CallerAccount': [this.accountId] };
+      const keys = this.keysFor(principal, conditionKeys);
       for (const resource of resources) {
         const decision: Verdict = verdict(principal.policies, { action, resource, principalArn: principal.arn, conditionKeys: keys });
         if (decision !== 'Allow') {
@@ -41,6 +40,46 @@ export class Authorizer {
       }
     }
     this.metrics.authzDecisions.inc({ action, decision: 'allow' });
+  }
+
+  /**
+   * A key as AWS KMS decides it: a Deny in the key policy or an identity policy refuses; the key
+   * policy allows a principal it names (or `*`), or, where it allows the account root, defers to
+   * identity policies. A key policy that names neither leaves identity policies without effect.
+   */
+  checkWithKeyPolicy(
+    principal: Principal,
+    action: string,
+    keyArn: string,
+    keyPolicy: PolicyDocument,
+    conditionKeys: ConditionKeys = {},
+  ): void {
+    if (principal.root) return this.check(principal, action, [keyArn], conditionKeys);
+    const request = { action, resource: keyArn, principalArn: principal.arn, conditionKeys: this.keysFor(principal, conditionKeys) };
+    const identity = verdict(principal.policies, request);
+    const direct = verdict([keyPolicy], request, (s) => s.principals?.some((p) => p === '*' || p === principal.arn) ?? false);
+    const account = verdict([keyPolicy], request, (s) => s.principals?.includes(rootArn(this.accountId)) ?? false);
+    const denied = identity === 'Deny' || direct === 'Deny' || account === 'Deny';
+    if (!denied && (direct === 'Allow' || (account === 'Allow' && identity === 'Allow'))) {
+      this.metrics.authzDecisions.inc({ action, decision: 'allow' });
+      return;
+    }
+    this.metrics.authzDecisions.inc({ action, decision: 'deny' });
+    const why = denied
+      ? 'with an explicit deny in a key policy or an identity-based policy'
+      : account === 'Allow'
+        ? `because no identity-based policy allows the ${action} action`
+        : `because no resource-based policy allows the ${action} action`;
+    throw new ServiceError(
+      'AccessDeniedException',
+      `User: ${principal.arn} is not authorized to perform: ${action} on resource: ${keyArn} ${why}`,
+    );
+  }
+
+  /** The request's condition keys and the ones only Coffer sets (a caller's own, in any spelling, dropped). */
+  private keysFor(principal: Principal, conditionKeys: ConditionKeys): ConditionKeys {
+    const given = Object.entries(conditionKeys).filter(([name]) => !RESERVED_KEYS.has(normalizeConditionKey(name)));
+    return { ...Object.fromEntries(given), 'aws:PrincipalArn': [principal.arn], 'kms:CallerAccount': [this.accountId] };
   }
 }
 

@@ -19,6 +19,8 @@ export interface KmsCallPlan {
   keyBefore?: (args: unknown[]) => string | undefined;
   /** Aliases the call acts on (each authorized on its alias ARN). */
   aliases?: (args: unknown[]) => string[];
+  /** Aliases whose current target key the call also needs the action on (retarget, delete). */
+  aliasTargets?: (args: unknown[]) => string[];
   /** Keys to authorize on from the answer (cryptographic calls). */
   keyAfter?: (args: unknown[], result: unknown) => KeyAfter[];
   context?: (args: unknown[]) => port.EncryptionContext | undefined;
@@ -65,7 +67,7 @@ const dataKeyParameters = (args: unknown[]) => {
 export const kmsCallPlans: Record<keyof port.KeyManagement, KmsCallPlan> = {
   createKey: onAccount('CreateKey', false, (args) => {
     const i = first<port.CreateKeyInput>(args);
-    return { description: i.description, origin: i.origin, tags: i.tags };
+    return { description: i.description, origin: i.origin, tags: i.tags, policy: i.policy };
   }),
   describeKey: onKey('DescribeKey', true),
   listKeys: onAccount('ListKeys', true),
@@ -79,12 +81,18 @@ export const kmsCallPlans: Record<keyof port.KeyManagement, KmsCallPlan> = {
     keyBefore: (args) => args[1] as string,
     aliases: (args) => [args[0] as string],
   },
+  // As AWS: UpdateAlias on the alias, the key it leaves and the key it goes to; DeleteAlias on the alias and its key.
   updateAlias: {
     ...onKey('UpdateAlias', false, (args) => ({ aliasName: args[0], targetKeyId: args[1] })),
     keyBefore: (args) => args[1] as string,
     aliases: (args) => [args[0] as string],
+    aliasTargets: (args) => [args[0] as string],
   },
-  deleteAlias: { ...onAccount('DeleteAlias', false, (args) => ({ aliasName: args[0] })), aliases: (args) => [args[0] as string] },
+  deleteAlias: {
+    ...onAccount('DeleteAlias', false, (args) => ({ aliasName: args[0] })),
+    aliases: (args) => [args[0] as string],
+    aliasTargets: (args) => [args[0] as string],
+  },
   listAliases: onAccount('ListAliases', true, (args) => ({ keyId: first<{ keyId?: string }>(args).keyId })),
   generateDataKey: onAnsweredKey('GenerateDataKey', dataKeyParameters),
   generateDataKeyWithoutPlaintext: onAnsweredKey('GenerateDataKeyWithoutPlaintext', dataKeyParameters),
@@ -159,4 +167,6 @@ export const kmsCallPlans: Record<keyof port.KeyManagement, KmsCallPlan> = {
     },
   },
   deleteImportedKeyMaterial: onKey('DeleteImportedKeyMaterial', false),
+  getKeyPolicy: onKey('GetKeyPolicy', true),
+  putKeyPolicy: onKey('PutKeyPolicy', false, (args) => ({ keyId: args[0], policyName: 'default', policy: args[1] })),
 };

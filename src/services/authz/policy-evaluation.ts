@@ -15,16 +15,20 @@ export interface AuthzRequest {
 /** What one set of statements says: an explicit Deny, an Allow, or nothing. */
 export type Verdict = 'Deny' | 'Allow' | 'NotApplicable';
 
-/** Condition key names compare case-insensitively, except an encryption context key's own name. */
+/**
+ * Condition key names compare case-insensitively, the context key in
+ * `kms:EncryptionContext:<key>` too (as AWS KMS documents: use kms:EncryptionContextKeys to insist
+ * on a case). So a Deny on `...:project` also catches a context key `Project`.
+ */
 export function normalizeConditionKey(key: string): string {
-  const prefix = 'kms:encryptioncontext:';
-  return key.toLowerCase().startsWith(prefix) ? prefix + key.slice(prefix.length) : key.toLowerCase();
+  return key.toLowerCase();
 }
 
+/** Every value under names that match `key` (a context may hold `project` and `Project`). */
 function lookup(keys: Record<string, string[]>, key: string): string[] | undefined {
   const wanted = normalizeConditionKey(key);
-  for (const [name, values] of Object.entries(keys)) if (normalizeConditionKey(name) === wanted) return values;
-  return undefined;
+  const found = Object.entries(keys).filter(([name]) => normalizeConditionKey(name) === wanted);
+  return found.length === 0 ? undefined : found.flatMap(([, values]) => values);
 }
 
 function positive(base: string, pattern: string, value: string): boolean {

@@ -25,6 +25,7 @@ export class RequestGuard {
     private readonly authorizer: Authorizer,
     private readonly scope: RequestScope,
     private readonly audit: (call: AuditCall, context: RequestContext) => Promise<void>,
+    private readonly auditWritable: () => Promise<void> = async () => undefined,
   ) {}
 
   async check(action: GuardedAction): Promise<RequestContext> {
@@ -47,6 +48,9 @@ export class RequestGuard {
   /** Checks, runs `work`, and audits its outcome before answering (the trail fails closed). */
   async audited<T>(action: GuardedAction, work: () => Promise<T>): Promise<T> {
     const context = await this.check(action);
+    await this.auditWritable().catch((err: unknown) => {
+      throw new ServiceError('InternalError', 'the audit trail cannot be written, so no change is made', { cause: err });
+    });
     let result: T;
     try {
       result = await work();

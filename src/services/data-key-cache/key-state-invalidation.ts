@@ -7,12 +7,14 @@ import type { DataKeyCache } from './data-key-cache';
  * that key's data keys, so the next encryption or decryption asks KMS and gets its error, as
  * without a cache. (A change made directly in AWS KMS waits for the cache's age limit.)
  * `kms` is the counted decorator, a plain object of methods, so spreading it keeps every method.
+ * `keyArnOf` resolves a reference without being a call of the caller's (not authorized, audited
+ * or counted): eviction is Coffer's own business, not a DescribeKey the caller must be allowed.
  */
-export function keyStateInvalidating(kms: KeyManagement, cache: DataKeyCache): KeyManagement {
+export function keyStateInvalidating(kms: KeyManagement, cache: DataKeyCache, keyArnOf: (keyId: string) => Promise<string>): KeyManagement {
   // The ARN is resolved before the change, and the cache is purged whether or not the change
   // answered: a disable that took effect but failed to reply must not leave keys cached.
   const forgettingAfter = async <T>(keyId: string, change: () => Promise<T>): Promise<T> => {
-    const { arn } = await kms.describeKey(keyId);
+    const arn = await keyArnOf(keyId);
     try {
       return await change();
     } finally {
@@ -24,5 +26,7 @@ export function keyStateInvalidating(kms: KeyManagement, cache: DataKeyCache): K
     disableKey: (keyId) => forgettingAfter(keyId, () => kms.disableKey(keyId)),
     scheduleKeyDeletion: (keyId, pendingWindowInDays) => forgettingAfter(keyId, () => kms.scheduleKeyDeletion(keyId, pendingWindowInDays)),
     deleteImportedKeyMaterial: (keyId) => forgettingAfter(keyId, () => kms.deleteImportedKeyMaterial(keyId)),
+    // A new key policy may take away what cached data keys were made under.
+    putKeyPolicy: (keyId, policy) => forgettingAfter(keyId, () => kms.putKeyPolicy(keyId, policy)),
   };
 }

@@ -6,6 +6,7 @@ import {
   type NodeEncryptionMaterial,
 } from '@aws-crypto/client-node';
 import { createHash } from 'node:crypto';
+import { parseKmsArn } from '../arn';
 import { ServiceError, isServiceError } from '../errors';
 import type { KeyManagement } from '../kms/key-management';
 import { type CachedDataKey, type DataKeyCache, partitionId } from '../data-key-cache/data-key-cache';
@@ -69,12 +70,14 @@ export class PortKeyring extends KeyringNode {
 
   async _onDecrypt(material: NodeDecryptionMaterial, encryptedDataKeys: EncryptedDataKey[]): Promise<NodeDecryptionMaterial> {
     const { kms, keyId, cache } = this.options;
-    const allowed = keyId === undefined ? undefined : (await kms.describeKey(keyId)).arn;
+    // A key ARN picks the data key at once; another reference (id, alias) is checked by KMS
+    // itself, which refuses a data key of another key: no DescribeKey on the caller's behalf.
+    const named = keyId !== undefined && parseKmsArn(keyId)?.resourceType === 'key' ? keyId : undefined;
     const candidates = encryptedDataKeys.filter(
-      (edk) => edk.providerId === KMS_PROVIDER_ID && (allowed === undefined || edk.providerInfo === allowed),
+      (edk) => edk.providerId === KMS_PROVIDER_ID && (named === undefined || edk.providerInfo === named),
     );
     if (candidates.length === 0) {
-      throw allowed === undefined
+      throw named === undefined
         ? new ServiceError('InvalidCiphertextException', 'the message holds no data key encrypted under a KMS key')
         : new ServiceError('IncorrectKeyException', `the message was not encrypted under ${keyId}`);
     }
@@ -84,7 +87,7 @@ export class PortKeyring extends KeyringNode {
       const decrypt = async (): Promise<CachedDataKey> => {
         const r = await kms.decrypt({
           ciphertextBlob: Buffer.from(edk.encryptedDataKey),
-          keyId: edk.providerInfo,
+          keyId: keyId ?? edk.providerInfo,
           encryptionContext: context,
         });
         return { plaintextKey: r.plaintext, encryptedKey: Buffer.from(edk.encryptedDataKey), keyArn: r.keyId };
@@ -92,7 +95,8 @@ export class PortKeyring extends KeyringNode {
       try {
         const partition = partitionId(
           'decrypt',
-          createHash('sha256').update(edk.encryptedDataKey).digest('hex'),
+          // The key the caller named is part of it: a data key KMS gave for another key is not reused.
+          `${createHash('sha256').update(edk.encryptedDataKey).digest('hex')}\0${keyId ?? ''}`,
           material.suite.id,
           context,
         );

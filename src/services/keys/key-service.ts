@@ -13,7 +13,14 @@ export interface KeyDescription {
  * describing a key with its aliases, tags and rotation status.
  */
 export class KeyService {
-  constructor(private readonly kms: KeyManagement) {}
+  constructor(
+    private readonly kms: KeyManagement,
+    /**
+     * Removes a key this service made but cannot finish (its alias was refused). Coffer's own
+     * clean-up, not the caller's: a caller allowed CreateKey need not be allowed to delete keys.
+     */
+    private readonly discard: (keyId: string) => Promise<unknown> = (keyId) => this.kms.scheduleKeyDeletion(keyId, 7),
+  ) {}
 
   /**
    * Creates the key, then the alias. If the alias cannot be created the new key is scheduled
@@ -26,7 +33,7 @@ export class KeyService {
       try {
         await this.kms.createAlias(alias, keyMetadata.keyId);
       } catch (err) {
-        await this.kms.scheduleKeyDeletion(keyMetadata.keyId, 7).catch(() => undefined);
+        await this.discard(keyMetadata.keyId).catch(() => undefined);
         throw err;
       }
     }
@@ -35,15 +42,16 @@ export class KeyService {
 
   async describe(keyId: string): Promise<KeyDescription> {
     const keyMetadata = await this.kms.describeKey(keyId);
+    // What the caller may not read (ListAliases, ListResourceTags, GetKeyRotationStatus) is left out.
     const [aliases, tags, rotation] = await Promise.all([
-      this.kms.listAliases({ keyId: keyMetadata.keyId, limit: 100 }),
-      this.kms.listResourceTags(keyMetadata.keyId, { limit: 50 }),
+      unlessDenied(this.kms.listAliases({ keyId: keyMetadata.keyId, limit: 100 })),
+      unlessDenied(this.kms.listResourceTags(keyMetadata.keyId, { limit: 50 })),
       this.rotationIfApplicable(keyMetadata),
     ]);
     return {
       keyMetadata,
-      aliases: aliases.items.map((a) => a.aliasName),
-      tags: tags.items,
+      aliases: aliases?.items.map((a) => a.aliasName) ?? [],
+      tags: tags?.items ?? [],
       rotation,
     };
   }
@@ -57,5 +65,14 @@ export class KeyService {
       if (isServiceError(err)) return undefined;
       throw err;
     }
+  }
+}
+
+async function unlessDenied<T>(call: Promise<T>): Promise<T | undefined> {
+  try {
+    return await call;
+  } catch (err) {
+    if (isServiceError(err) && err.code === 'AccessDeniedException') return undefined;
+    throw err;
   }
 }

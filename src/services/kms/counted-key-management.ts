@@ -30,6 +30,8 @@ const operationByMethod: Record<keyof KeyManagement, KmsOperation> = {
   getParametersForImport: 'GetParametersForImport',
   importKeyMaterial: 'ImportKeyMaterial',
   deleteImportedKeyMaterial: 'DeleteImportedKeyMaterial',
+  getKeyPolicy: 'GetKeyPolicy',
+  putKeyPolicy: 'PutKeyPolicy',
 };
 
 /**

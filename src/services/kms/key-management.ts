@@ -44,6 +44,8 @@ export interface CreateKeyInput {
   description?: string;
   origin?: KeyOrigin;
   tags?: Tag[];
+  /** The key policy (JSON); AWS's default key policy when absent. */
+  policy?: string;
 }
 
 export interface KeyListEntry {
@@ -176,7 +178,9 @@ export type KmsOperation =
   | 'ListKeyRotations'
   | 'GetParametersForImport'
   | 'ImportKeyMaterial'
-  | 'DeleteImportedKeyMaterial';
+  | 'DeleteImportedKeyMaterial'
+  | 'GetKeyPolicy'
+  | 'PutKeyPolicy';
 
 export interface KeyManagement {
   createKey(input: CreateKeyInput): Promise<KeyMetadata>;
@@ -211,4 +215,9 @@ export interface KeyManagement {
   getParametersForImport(keyId: string, wrappingAlgorithm: WrappingAlgorithm, wrappingKeySpec: WrappingKeySpec): Promise<ImportParameters>;
   importKeyMaterial(input: ImportKeyMaterialInput): Promise<void>;
   deleteImportedKeyMaterial(keyId: string): Promise<void>;
+
+  /** The key policy as stored (JSON text); a key has one, named `default`. */
+  getKeyPolicy(keyId: string): Promise<string>;
+  /** Replaces the key policy; a malformed one is MalformedPolicyDocumentException. */
+  putKeyPolicy(keyId: string, policy: string): Promise<void>;
 }

@@ -62,6 +62,7 @@ export class AwsKms implements KeyManagement {
         KeySpec: 'SYMMETRIC_DEFAULT',
         KeyUsage: 'ENCRYPT_DECRYPT',
         Tags: input.tags?.map((t) => ({ TagKey: t.tagKey, TagValue: t.tagValue })),
+        Policy: input.policy,
       }),
     );
     return toMetadata(required(r.KeyMetadata, 'KeyMetadata'));
@@ -295,5 +296,14 @@ export class AwsKms implements KeyManagement {
 
   async deleteImportedKeyMaterial(keyId: string): Promise<void> {
     await this.send(this.client.deleteImportedKeyMaterial({ KeyId: keyId }));
+  }
+
+  async getKeyPolicy(keyId: string): Promise<string> {
+    const r = await this.send<{ Policy?: string }>(this.client.getKeyPolicy({ KeyId: keyId, PolicyName: 'default' }));
+    return required(r.Policy, 'Policy');
+  }
+
+  async putKeyPolicy(keyId: string, policy: string): Promise<void> {
+    await this.send(this.client.putKeyPolicy({ KeyId: keyId, PolicyName: 'default', Policy: policy }));
   }
 }

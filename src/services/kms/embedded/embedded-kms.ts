@@ -5,6 +5,7 @@ import { type ArnScope, aliasArn, keyArn } from '../../arn';
 import { ServiceError, invalid } from '../../errors';
 import { type Page, type Paginated, paginate } from '../../pagination';
 import type * as port from '../key-management';
+import { checkKeyPolicy, defaultKeyPolicy } from '../../authz/key-policy';
 import { checkAliasName } from './alias-rules';
 import { BlobCipher } from './blob-cipher';
 import { createImportParameters, importedMaterialDigest, openImportToken, unwrapKeyMaterial } from './key-import';
@@ -81,6 +82,7 @@ export class EmbeddedKms implements port.KeyManagement {
       origin: input.origin ?? 'AWS_KMS',
       tags: input.tags ?? [],
       sealMaterial: (version) => this.cipher.sealMaterial(keyId, version),
+      policy: input.policy === undefined ? undefined : checkKeyPolicy(input.policy),
     });
     await this.store.transaction((tx) => tx.putKey(record));
     return keyMetadata(record, this.scope);
@@ -276,6 +278,17 @@ export class EmbeddedKms implements port.KeyManagement {
     const before = await this.live.read(keyId);
     await this.live.change(keyId, (key) => lifecycle.withoutImportedMaterial(key));
     this.cipher.forget(before);
+  }
+
+  // ---- key policy ---------------------------------------------------------------------------
+
+  async getKeyPolicy(keyId: string): Promise<string> {
+    return (await this.live.read(keyId)).policy ?? defaultKeyPolicy(this.scope.accountId);
+  }
+
+  async putKeyPolicy(keyId: string, policy: string): Promise<void> {
+    const checked = checkKeyPolicy(policy);
+    await this.live.change(keyId, (key) => ({ ...key, policy: checked }));
   }
 
   // ---- internals ----------------------------------------------------------------------------

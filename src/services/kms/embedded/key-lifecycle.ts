@@ -29,6 +29,7 @@ export function newKeyRecord(input: {
   origin: KeyOrigin;
   tags: Tag[];
   sealMaterial: SealMaterial;
+  policy?: string;
 }): KeyRecord {
   const external = input.origin === 'EXTERNAL';
   return {
@@ -41,6 +42,7 @@ export function newKeyRecord(input: {
     sealedMaterials: external ? [] : [input.sealMaterial(0)],
     rotation: { enabled: false, periodDays: 365 },
     rotations: [],
+    ...(input.policy === undefined ? {} : { policy: input.policy }),
   };
 }
 

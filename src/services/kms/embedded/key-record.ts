@@ -14,6 +14,8 @@ export interface KeyRecord {
   pendingWindowInDays?: number;
   rotation: { enabled: boolean; periodDays: number; nextRotationDate?: number };
   rotations: { date: number; type: 'AUTOMATIC' | 'ON_DEMAND' }[];
+  /** The key policy as given (JSON text); absent: AWS's default key policy. */
+  policy?: string;
   imported?: {
     /** HMAC of the first material ever imported: later imports must bring the same bytes. */
     materialDigest: string;

@@ -182,5 +182,22 @@ export function keyManagementContract(name: string, setup: () => Promise<{ kms: 
       expect((await kms.decrypt({ ciphertextBlob: blob })).plaintext.toString()).toBe('mine');
       expect(await codeOf(kms.rotateKeyOnDemand(key.keyId))).toBe('UnsupportedOperationException');
     });
+
+    it("keeps one key policy, AWS's default until one is put, and refuses a malformed one", async () => {
+      const key = await kms.createKey({});
+      const initial = JSON.parse(await kms.getKeyPolicy(key.keyId)) as { Statement: { Principal: { AWS: string } }[] };
+      expect(initial.Statement[0]?.Principal.AWS).toBe(`arn:aws:iam::${key.awsAccountId}:root`);
+      const policy = JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Sid: 'Root', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${key.awsAccountId}:root` }, Action: 'kms:*', Resource: '*' },
+        ],
+      });
+      await kms.putKeyPolicy(key.keyId, policy);
+      expect(JSON.parse(await kms.getKeyPolicy(key.arn))).toEqual(JSON.parse(policy));
+      expect(await codeOf(kms.putKeyPolicy(key.keyId, '{"Version":"2012-10-17"}'))).toBe('MalformedPolicyDocumentException');
+      const created = await kms.createKey({ policy });
+      expect(JSON.parse(await kms.getKeyPolicy(created.keyId))).toEqual(JSON.parse(policy));
+    });
   });
 }
