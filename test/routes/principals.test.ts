@@ -531,3 +531,52 @@ describe('key policies', () => {
     ).toBe(200);
   });
 });
+
+describe('least privilege, second review', () => {
+  it('refuses and audits a change to a key that does not exist, rather than saying it does not exist', async () => {
+    const nobody = await principal('nobody');
+    for (const [method, path] of [
+      ['post', '/v1/keys/00000000-0000-4000-8000-000000000000/disable'],
+      ['delete', '/v1/keys/00000000-0000-4000-8000-000000000000/key-material'],
+      ['delete', '/v1/keys/alias%2Fdoes-not-exist?pendingWindowInDays=7'],
+    ] as const) {
+      const res = await as(nobody.token)[method](path);
+      expect([path, res.status, res.body.code]).toEqual([path, 403, 'AccessDeniedException']);
+    }
+    const events = (await api(coffer).get('/v1/audit?principal=nobody')).body.events as { errorCode?: string }[];
+    expect(events.map((e) => e.errorCode)).toEqual(['AccessDeniedException', 'AccessDeniedException', 'AccessDeniedException']);
+  });
+
+  it('does not empty the data-key cache for a refused disable', async () => {
+    const key = (await api(coffer).post('/v1/keys', {})).body.keyMetadata;
+    const send = () =>
+      request(coffer.url)
+        .post('/v1/envelope/encrypt')
+        .set({ Authorization: `Bearer ${coffer.token}`, 'X-Kms-Key-Id': key.keyId, 'Content-Type': 'application/octet-stream' })
+        .send(Buffer.from('cached'));
+    const calls = () => metricValue(coffer, 'coffer_kms_requests_total', { operation: 'GenerateDataKey', outcome: 'success' });
+    await send().expect(200);
+    const before = await calls();
+    const intruder = await principal('intruder');
+    expect((await as(intruder.token).post(`/v1/keys/${key.keyId}/disable`)).status).toBe(403);
+    await send().expect(200);
+    expect(await calls()).toBe(before); // still served from the cache
+  });
+
+  it('applies a key policy naming a principal ARN in another case', async () => {
+    const denied = await principal('caseddeny', allow('kms:Encrypt'));
+    const key = (
+      await api(coffer).post('/v1/keys', {
+        policy: {
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: { AWS: '111122223333' }, Action: 'kms:*', Resource: '*' },
+            { Effect: 'Deny', Principal: { AWS: 'arn:aws:iam::111122223333:user/CASEDDENY' }, Action: 'kms:*', Resource: '*' },
+          ],
+        },
+      })
+    ).body.keyMetadata;
+    const res = await as(denied.token).post('/v1/encrypt', { keyId: key.keyId, plaintext: b64('x') });
+    expect([res.status, res.body.code]).toEqual([403, 'AccessDeniedException']);
+  });
+});

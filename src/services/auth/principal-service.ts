@@ -111,7 +111,13 @@ export class PrincipalService {
       };
     });
     await this.store.update((all) => {
-      for (const record of records) all.set(record.name, record);
+      for (const record of records) {
+        // As created ones, declared names are unique whatever their case (among them too).
+        const clash = [...all.keys()].find((n) => n !== record.name && n.toLowerCase() === record.name.toLowerCase());
+        if (clash !== undefined)
+          throw invalid(`declared principal ${quote(record.name)} clashes with ${quote(clash)}: names are unique whatever their case`);
+        all.set(record.name, record);
+      }
     });
     this.reindex();
   }

@@ -57,7 +57,9 @@ export class Authorizer {
     if (principal.root) return this.check(principal, action, [keyArn], conditionKeys);
     const request = { action, resource: keyArn, principalArn: principal.arn, conditionKeys: this.keysFor(principal, conditionKeys) };
     const identity = verdict(principal.policies, request);
-    const direct = verdict([keyPolicy], request, (s) => s.principals?.some((p) => p === '*' || p === principal.arn) ?? false);
+    // Principal names are unique whatever their case, so an ARN in a key policy matches in any case.
+    const me = principal.arn.toLowerCase();
+    const direct = verdict([keyPolicy], request, (s) => s.principals?.some((p) => p === '*' || p.toLowerCase() === me) ?? false);
     const account = verdict([keyPolicy], request, (s) => s.principals?.includes(rootArn(this.accountId)) ?? false);
     const denied = identity === 'Deny' || direct === 'Deny' || account === 'Deny';
     if (!denied && (direct === 'Allow' || (account === 'Allow' && identity === 'Allow'))) {

@@ -1,3 +1,4 @@
+import { isServiceError } from '../errors';
 import type { KeyManagement } from '../kms/key-management';
 import type { DataKeyCache } from './data-key-cache';
 
@@ -12,13 +13,19 @@ import type { DataKeyCache } from './data-key-cache';
  */
 export function keyStateInvalidating(kms: KeyManagement, cache: DataKeyCache, keyArnOf: (keyId: string) => Promise<string>): KeyManagement {
   // The ARN is resolved before the change, and the cache is purged whether or not the change
-  // answered: a disable that took effect but failed to reply must not leave keys cached.
+  // answered (a disable that took effect but failed to reply must not leave keys cached), unless
+  // it was refused: a caller not allowed the change must not empty everyone's cache. A key that
+  // cannot be resolved has nothing cached: the change itself (authorized, audited) answers.
   const forgettingAfter = async <T>(keyId: string, change: () => Promise<T>): Promise<T> => {
-    const arn = await keyArnOf(keyId);
+    const arn = await keyArnOf(keyId).catch(() => undefined);
+    let refused = false;
     try {
       return await change();
+    } catch (err) {
+      refused = isServiceError(err) && err.code === 'AccessDeniedException';
+      throw err;
     } finally {
-      cache.forgetKey(arn);
+      if (arn !== undefined && !refused) cache.forgetKey(arn);
     }
   };
   return {
