@@ -81,7 +81,7 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
     logger.info('declared principals loaded', { file: config.principalsFile, count: declared.length });
   }
   const trail = await AuditTrail.open(path.join(config.dataDir, 'audit'));
-  closers.push(() => trail.flushed());
+  closers.push(() => trail.close());
   const scope = new RequestScope();
   const audit = (call: AuditCall, context: RequestContext) => trail.append(auditEvent(call, context, arnScope));
   const authorizer = new Authorizer(metrics, config.accountId);

@@ -31,12 +31,14 @@ export class AuditTrail {
   private constructor(
     private readonly file: string,
     private readonly appendLines: AuditAppender,
+    private readonly release: () => Promise<void> = async () => undefined,
   ) {}
 
   static async open(dir: string, appender?: AuditAppender): Promise<AuditTrail> {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, 'events.jsonl');
-    const trail = new AuditTrail(file, appender ?? ((lines) => appendDurably(file, lines)));
+    const durable = new DurableAppender(file);
+    const trail = new AuditTrail(file, appender ?? ((lines) => durable.append(lines)), () => durable.close());
     const text = await fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? '' : Promise.reject(err)));
     // A line torn by a crash mid-append was never acknowledged: skip it.
     for (const line of text.split('\n')) {
@@ -88,6 +90,12 @@ export class AuditTrail {
     while (this.writing) await this.writing;
   }
 
+  /** Waits for pending appends, then lets the file go. */
+  async close(): Promise<void> {
+    await this.flushed();
+    await this.release();
+  }
+
   private async drain(): Promise<void> {
     await Promise.resolve(); // see KeyStore.drain: `writing` is set before this can finish
     while (this.pending.length > 0) {
@@ -113,12 +121,40 @@ function matches(e: AuditEvent, q: AuditQuery): boolean {
   return true;
 }
 
-async function appendDurably(file: string, lines: string): Promise<void> {
-  const handle = await fs.open(file, 'a', 0o600);
-  try {
-    await handle.write(lines);
-    await handle.sync();
-  } finally {
-    await handle.close();
+/**
+ * Appends to the trail's file durably through one open handle (no open and close per write). The
+ * handle is checked to still be the file at the path, and reopened if not, whenever an empty
+ * append asks whether the trail is writable: a replaced or removed file is noticed before a change.
+ */
+class DurableAppender {
+  private handle: fs.FileHandle | undefined;
+
+  constructor(private readonly file: string) {}
+
+  async append(lines: string): Promise<void> {
+    if (lines === '' && this.handle && !(await this.stillAtPath(this.handle))) await this.reset();
+    this.handle ??= await fs.open(this.file, 'a', 0o600);
+    try {
+      if (lines !== '') await this.handle.write(lines);
+      await this.handle.datasync();
+    } catch (err) {
+      await this.reset();
+      throw err;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.reset();
+  }
+
+  private async stillAtPath(handle: fs.FileHandle): Promise<boolean> {
+    const [open, atPath] = await Promise.all([handle.stat(), fs.stat(this.file).catch(() => undefined)]);
+    return atPath !== undefined && atPath.isFile() && open.ino === atPath.ino && open.dev === atPath.dev;
+  }
+
+  private async reset(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close().catch(() => undefined);
   }
 }
