@@ -21,18 +21,7 @@ interface Issued {
 }
 
 const JSON_TYPE = { 'Content-Type': 'application/json' };
-const as = (token: string) => {
-  const r = request(coffer.url);
-  const auth = { Authorization: `Bearer ${token}` };
-  return {
-    get: (p: string) => r.get(p).set(auth),
-    post: (p: string, body?: object) => r.post(p).set(auth).send(body),
-    put: (p: string, body?: object) => r.put(p).set(auth).send(body),
-    delete: (p: string) => r.delete(p).set(auth),
-    raw: r,
-    auth,
-  };
-};
+const as = (token: string) => api(coffer, token);
 
 async function principal(name: string, policy?: object): Promise<Issued> {
   const res = await api(coffer).post('/v1/principals', policy ? { name, policy } : { name });

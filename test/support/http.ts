@@ -1,9 +1,9 @@
 import request from 'supertest';
 import type { RunningCoffer } from './start-coffer';
 
-/** A supertest agent bound to a running Coffer, sending its bearer token. */
-export function api(coffer: RunningCoffer) {
-  const auth = { Authorization: `Bearer ${coffer.token}` };
+/** A supertest agent bound to a running Coffer, sending a bearer token (the root token unless given). */
+export function api(coffer: RunningCoffer, token = coffer.token) {
+  const auth = { Authorization: `Bearer ${token}` };
   const r = request(coffer.url);
   return {
     get: (p: string) => r.get(p).set(auth),
@@ -11,6 +11,7 @@ export function api(coffer: RunningCoffer) {
     put: (p: string, body?: object) => r.put(p).set(auth).send(body),
     delete: (p: string) => r.delete(p).set(auth),
     raw: r,
+    auth,
   };
 }
 
