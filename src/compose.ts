@@ -128,10 +128,9 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
   const envelope = new EnvelopeService(kms, cache, config.envelopeFrameLength);
 
   // SSE-S3's store key wraps each object's data key; like the root key it lives only in a 0600 file.
-  const storeKey = Buffer.from(
-    (await readOrCreateSecretFile(path.join(config.dataDir, 'store-key'), () => randomBytes(32).toString('base64'))).value,
-    'base64',
-  );
+  const storeKeyFile = path.join(config.dataDir, 'store-key');
+  const storeKey = Buffer.from((await readOrCreateSecretFile(storeKeyFile, () => randomBytes(32).toString('base64'))).value, 'base64');
+  if (storeKey.length !== 32) throw new Error(`${storeKeyFile} does not hold a 32-byte base64 key`);
   let store: ObjectStore;
   if (config.storageBackend === 'embedded') {
     const embedded = new EmbeddedObjectStore(path.join(config.dataDir, 'objects'));
