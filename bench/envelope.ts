@@ -92,6 +92,7 @@ async function latencies(service: EnvelopeService, useCache: boolean, concurrenc
           keyId: 'alias/bench',
           encryptionContext: { run: `${useCache}-${concurrency}` },
           useCache,
+          plaintextLength: 1024,
         }),
         sink(),
       );
@@ -152,7 +153,13 @@ export async function run(): Promise<void> {
       () =>
         services.asRoot(() =>
           pipeline(
-            services.envelope.encrypt(generated(size, block), { keyId: 'alias/bench', encryptionContext: {}, useCache: true }),
+            services.envelope.encrypt(generated(size, block), {
+              keyId: 'alias/bench',
+              encryptionContext: {},
+              useCache: true,
+              // The length, as an HTTP request's Content-Length gives it: the cache needs it.
+              plaintextLength: size,
+            }),
             sink(),
           ),
         ),
