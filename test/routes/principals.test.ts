@@ -193,6 +193,20 @@ describe('the policy matrix: REST and the KMS endpoint decide alike', () => {
       'AccessDeniedException',
     ],
     [
+      'an alias of the key',
+      allow('kms:Encrypt', '*', { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': 'alias/matrix-a' } }),
+      'A',
+      undefined,
+      'ok',
+    ],
+    [
+      'no alias of the key',
+      allow('kms:Encrypt', '*', { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': 'alias/matrix-a' } }),
+      'B',
+      undefined,
+      'AccessDeniedException',
+    ],
+    [
       'an explicit deny',
       {
         Version: '2012-10-17',

@@ -6,6 +6,7 @@ import { type KmsCallPlan, kmsCallPlans } from './kms-call-plans';
 import type { Authorizer, ConditionKeys } from './authorizer';
 import { contextKeys } from './authorizer';
 import { parsedKeyPolicy } from './key-policy';
+import type { PolicyDocument } from './policy-document';
 import type { RequestContext, RequestScope } from '../request-context';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -103,11 +104,21 @@ class AuthorizedCall {
   private async check(action: string, arn: string, type: string, keys: ConditionKeys): Promise<void> {
     if (type && !this.resources.some((r) => r.arn === arn)) this.resources.push({ arn, type });
     const principal = this.context.principal;
-    if (type === 'AWS::KMS::Key' && this.deps.keyPolicies && !principal.root) {
-      const keyPolicy = await this.inner.getKeyPolicy(arn).then(parsedKeyPolicy, () => undefined);
-      if (keyPolicy) return this.deps.authorizer.checkWithKeyPolicy(principal, action, arn, keyPolicy, keys);
-    }
-    this.deps.authorizer.check(principal, action, [arn], keys);
+    if (type !== 'AWS::KMS::Key' || principal.root) return this.deps.authorizer.check(principal, action, [arn], keys);
+    const keyPolicy = this.deps.keyPolicies ? await this.inner.getKeyPolicy(arn).then(parsedKeyPolicy, () => undefined) : undefined;
+    // kms:ResourceAliases costs a listing: only when a policy that decides this call names it.
+    const withAliases = mentions([...principal.policies, ...(keyPolicy ? [keyPolicy] : [])], 'kms:resourcealiases')
+      ? { ...keys, 'kms:ResourceAliases': await this.aliasesOf(arn) }
+      : keys;
+    if (keyPolicy) return this.deps.authorizer.checkWithKeyPolicy(principal, action, arn, keyPolicy, withAliases);
+    this.deps.authorizer.check(principal, action, [arn], withAliases);
+  }
+
+  private async aliasesOf(keyArn: string): Promise<string[]> {
+    return this.inner.listAliases({ keyId: keyArn, limit: 100 }).then(
+      (page) => page.items.map((a) => a.aliasName),
+      () => [],
+    );
   }
 
   /**
@@ -162,6 +173,10 @@ class AuthorizedCall {
 
 function unaudited(err: unknown): never {
   throw new ServiceError('InternalError', 'the audit trail cannot be written, so no change is made', { cause: err });
+}
+
+function mentions(documents: PolicyDocument[], conditionKey: string): boolean {
+  return documents.some((d) => d.statements.some((s) => s.conditions.some((c) => c.key.toLowerCase() === conditionKey)));
 }
 
 function requestAlias(ref: string): ConditionKeys {
