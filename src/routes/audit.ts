@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { AuditTrail } from '../services/audit/audit-trail';
-import type { RequestGuard } from '../services/authz/request-guard';
+import { type RequestGuard, accountRead } from '../services/authz/request-guard';
 import { invalid } from '../services/errors';
 import { queryInt, queryString } from './codec';
 
@@ -15,13 +15,7 @@ function dateParam(value: string | undefined, name: string): Date | undefined {
 export function auditRouter(trail: AuditTrail, guard: RequestGuard): Router {
   const router = Router();
   router.get('/v1/audit', async (req, res) => {
-    await guard.check({
-      source: 'coffer',
-      name: 'ReadAudit',
-      action: 'coffer:ReadAudit',
-      resources: [{ arn: '*', type: '' }],
-      readOnly: true,
-    });
+    await guard.check(accountRead('ReadAudit'));
     const page = trail.query({
       eventName: queryString(req, 'eventName'),
       keyId: queryString(req, 'keyId'),

@@ -5,7 +5,7 @@ import type { Principal } from '../services/auth/principal';
 import type { PrincipalService } from '../services/auth/principal-service';
 import type { RequestScope } from '../services/request-context';
 import type { AuditTrail } from '../services/audit/audit-trail';
-import type { RequestGuard } from '../services/authz/request-guard';
+import { type RequestGuard, accountRead } from '../services/authz/request-guard';
 import { CLOUDTRAIL_TARGETS, lookupEvents } from './kms-protocol/cloudtrail-lookup';
 import { verifySigV4 } from './kms-protocol/sigv4-verifier';
 import { WireInput } from './kms-protocol/wire-input';
@@ -40,13 +40,7 @@ function dispatch(target: string, deps: WireDeps): { service: string; call: (inp
     return {
       service: 'cloudtrail',
       call: async (input) => {
-        await deps.guard.check({
-          source: 'coffer',
-          name: 'LookupEvents',
-          action: 'cloudtrail:LookupEvents',
-          resources: [{ arn: '*', type: '' }],
-          readOnly: true,
-        });
+        await deps.guard.check(accountRead('LookupEvents', 'cloudtrail:LookupEvents'));
         return lookupEvents(deps.audit, input);
       },
     };

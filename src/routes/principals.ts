@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { userArn } from '../services/auth/principal';
 import type { PrincipalDescription, PrincipalService } from '../services/auth/principal-service';
 import type { ArnScope } from '../services/arn';
-import type { GuardedAction, RequestGuard } from '../services/authz/request-guard';
+import { type GuardedAction, type RequestGuard, accountRead } from '../services/authz/request-guard';
 import { pathParam, queryInt, queryString } from './codec';
 
 const describeJson = (p: PrincipalDescription) => ({ ...p, createdDate: p.createdDate.toISOString() });
@@ -31,13 +31,7 @@ export function principalsRouter(principals: PrincipalService, guard: RequestGua
   });
 
   router.get('/v1/principals', async (req, res) => {
-    await guard.check({
-      source: 'coffer',
-      name: 'ListPrincipals',
-      action: 'coffer:ListPrincipals',
-      resources: [{ arn: '*', type: '' }],
-      readOnly: true,
-    });
+    await guard.check(accountRead('ListPrincipals'));
     const page = principals.list({ limit: queryInt(req, 'limit'), marker: queryString(req, 'marker') });
     res.json({ principals: page.items.map(describeJson), nextMarker: page.nextMarker, truncated: page.truncated });
   });

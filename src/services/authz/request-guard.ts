@@ -16,6 +16,11 @@ export interface GuardedAction {
   conditionKeys?: ConditionKeys;
 }
 
+/** A read of Coffer's own (the audit trail, the principals list) on no particular resource. */
+export function accountRead(name: string, action = `coffer:${name}`): GuardedAction {
+  return { source: 'coffer', name, action, resources: [{ arn: '*', type: '' }], readOnly: true };
+}
+
 /**
  * Authorizes an action for the principal of the current request, and audits what must be:
  * every refusal, and (through `audited`) every change. Outside a request it refuses.
