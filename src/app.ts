@@ -12,6 +12,7 @@ import { errorHandler, lastResortErrorHandler } from './routes/error-handler';
 import { httpMetrics } from './routes/http-metrics';
 import { keyImportRouter } from './routes/key-import';
 import { keyPolicyRouter } from './routes/key-policy';
+import { grantsRouter } from './routes/grants';
 import { keyRotationRouter } from './routes/key-rotation';
 import { keysRouter } from './routes/keys';
 import { kmsWireRouter } from './routes/kms-wire';
@@ -90,6 +91,7 @@ export function createApp(services: AppServices): express.Express {
   app.use(keyRotationRouter(kms));
   app.use(keyImportRouter(kms));
   app.use(keyPolicyRouter(kms));
+  app.use(grantsRouter(kms));
   app.use(aliasesRouter(kms, services.arnScope));
   app.use(cryptographyRouter(kms));
   app.use(envelopeRouter(services.envelope));

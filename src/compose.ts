@@ -9,7 +9,7 @@ import { PrincipalStore } from './services/auth/principal-store';
 import { readPrincipalsFile } from './services/auth/principals-file';
 import { rootPrincipal } from './services/auth/principal';
 import { resolveRootToken } from './services/auth/root-token';
-import { authorizedKeyManagement } from './services/authz/authorized-key-management';
+import { type AuthorizedKmsDeps, authorizedKeyManagement } from './services/authz/authorized-key-management';
 import { Authorizer } from './services/authz/authorizer';
 import { RequestGuard } from './services/authz/request-guard';
 import { resolveRootKey } from './services/crypto/root-key';
@@ -92,6 +92,7 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
     : null;
 
   let rawKms: KeyManagement;
+  let keyAccess: AuthorizedKmsDeps['keyAccess'];
   if (config.kmsBackend === 'embedded') {
     const embedded = await EmbeddedKms.open({
       dataDir: config.dataDir,
@@ -104,6 +105,8 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
     });
     closers.push(() => embedded.close());
     rawKms = embedded;
+    // Coffer enforces the key policies and grants it keeps; AWS KMS enforces its own.
+    keyAccess = (keyArn) => embedded.keyAccess(keyArn);
   } else {
     // Credentials from the SDK's default provider chain (environment, profile, role).
     const aws = new AwsKms({ region: config.region, endpoint: config.kmsEndpoint });
@@ -118,7 +121,7 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
       arnScope,
       audit,
       auditWritable: () => trail.writable(),
-      keyPolicies: config.kmsBackend === 'embedded',
+      keyAccess,
     }),
     metrics,
   );

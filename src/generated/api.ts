@@ -489,6 +489,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/keys/{keyId}/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+            };
+            cookie?: never;
+        };
+        /** The key's grants (ListGrants) */
+        get: operations["listGrants"];
+        put?: never;
+        /**
+         * Grant a principal operations on the key (CreateGrant)
+         * @description The grantee may then perform the listed operations on the key, within the constraints:
+         *     `encryptionContextEquals` (the request's context is exactly this) or
+         *     `encryptionContextSubset` (it contains these pairs); context keys match in any case,
+         *     values exactly. A policy's explicit Deny still wins. A grant holding `CreateGrant` may
+         *     create grants of no more operations and no weaker constraint. Given a `name`, a retry
+         *     with identical terms answers the same `grantId`. The key is a key id or key ARN.
+         */
+        post: operations["createGrant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys/{keyId}/grants/{grantId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+                grantId: components["schemas"]["GrantId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke a grant (RevokeGrant; needs kms:RevokeGrant on the key) */
+        delete: operations["revokeGrant"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/grants/retire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retire a grant (RetireGrant), named by its token or by its key and id
+         * @description Allowed to the grant's retiring principal, to its grantee when it lists `RetireGrant`,
+         *     to the account root, and to a principal a policy allows `kms:RetireGrant` on the key.
+         */
+        post: operations["retireGrant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/grants/retirable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Grants on any key that a principal may retire (ListRetirableGrants) */
+        get: operations["listRetirableGrants"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/principals": {
         parameters: {
             query?: never;
@@ -871,6 +959,51 @@ export interface components {
             creationDate?: string;
             /** Format: date-time */
             lastUpdatedDate?: string;
+        };
+        /** @description The 64 hex digits CreateGrant answers */
+        GrantId: string;
+        /** @enum {string} */
+        GrantOperation: "Decrypt" | "Encrypt" | "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" | "ReEncryptFrom" | "ReEncryptTo" | "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext" | "CreateGrant" | "RetireGrant" | "DescribeKey" | "Sign" | "Verify" | "GetPublicKey" | "GenerateMac" | "VerifyMac" | "DeriveSharedSecret";
+        GrantConstraints: {
+            encryptionContextEquals?: components["schemas"]["EncryptionContext"];
+            encryptionContextSubset?: components["schemas"]["EncryptionContext"];
+        };
+        CreateGrantRequest: {
+            /** @example arn:aws:iam::111122223333:user/workshop */
+            granteePrincipal: string;
+            retiringPrincipal?: string;
+            operations: components["schemas"]["GrantOperation"][];
+            constraints?: components["schemas"]["GrantConstraints"];
+            name?: string;
+            grantTokens?: components["schemas"]["GrantTokens"];
+        };
+        GrantTokens: string[];
+        CreateGrantResponse: {
+            grantId: components["schemas"]["GrantId"];
+            grantToken: string;
+        };
+        RetireGrantRequest: {
+            grantToken?: string;
+            keyId?: string;
+            grantId?: components["schemas"]["GrantId"];
+        };
+        Grant: {
+            /** @description The key ARN */
+            keyId: string;
+            grantId: components["schemas"]["GrantId"];
+            name?: string;
+            /** Format: date-time */
+            creationDate: string;
+            granteePrincipal: string;
+            retiringPrincipal?: string;
+            issuingAccount: string;
+            operations: components["schemas"]["GrantOperation"][];
+            constraints?: components["schemas"]["GrantConstraints"];
+        };
+        GrantList: {
+            grants: components["schemas"]["Grant"][];
+            nextMarker?: string;
+            truncated: boolean;
         };
         AliasList: {
             aliases: components["schemas"]["Alias"][];
@@ -2224,6 +2357,158 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listGrants: {
+        parameters: {
+            query?: {
+                grantId?: components["schemas"]["GrantId"];
+                granteePrincipal?: string;
+                /** @description Page size, 1-1000 (default 100) */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextMarker` of the previous page */
+                marker?: components["parameters"]["Marker"];
+            };
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of grants */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            default: components["responses"]["Error"];
+        };
+    };
+    createGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateGrantRequest"];
+            };
+        };
+        responses: {
+            /** @description The grant, and a token that names it */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreateGrantResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Error"];
+        };
+    };
+    revokeGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+                grantId: components["schemas"]["GrantId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            default: components["responses"]["Error"];
+        };
+    };
+    retireGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetireGrantRequest"];
+            };
+        };
+        responses: {
+            /** @description Retired */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listRetirableGrants: {
+        parameters: {
+            query: {
+                retiringPrincipal: string;
+                /** @description Page size, 1-1000 (default 100) */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextMarker` of the previous page */
+                marker?: components["parameters"]["Marker"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of grants */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             default: components["responses"]["Error"];
         };
     };

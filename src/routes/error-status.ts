@@ -29,6 +29,8 @@ export const statusByCode: Record<ErrorCode, number> = {
   TagException: 400,
   MalformedPolicyDocumentException: 400,
   InvalidLookupAttributesException: 400,
+  InvalidGrantTokenException: 400,
+  InvalidGrantIdException: 400,
   DependencyTimeoutException: 503,
   KMSInternalException: 500,
   NoSuchBucket: 404,

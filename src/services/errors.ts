@@ -32,6 +32,8 @@ export const errorCodes = [
   'TagException',
   'MalformedPolicyDocumentException',
   'InvalidLookupAttributesException',
+  'InvalidGrantTokenException',
+  'InvalidGrantIdException',
   'DependencyTimeoutException',
   'KMSInternalException',
   // S3 and objects

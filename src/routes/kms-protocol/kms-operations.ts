@@ -1,5 +1,5 @@
 import { ServiceError } from '../../services/errors';
-import type { KeyManagement, KeyMetadata } from '../../services/kms/key-management';
+import { GRANT_OPERATIONS, type GrantListEntry, type KeyManagement, type KeyMetadata } from '../../services/kms/key-management';
 import type { Paginated } from '../../services/pagination';
 import { type WireInput } from './wire-input';
 
@@ -33,6 +33,21 @@ function keyMetadata(m: KeyMetadata): Json {
   };
 }
 
+function grantJson(g: GrantListEntry): Json {
+  const c = g.constraints;
+  return {
+    KeyId: g.keyId,
+    GrantId: g.grantId,
+    Name: g.name,
+    CreationDate: epoch(g.creationDate),
+    GranteePrincipal: g.granteePrincipal,
+    RetiringPrincipal: g.retiringPrincipal,
+    IssuingAccount: g.issuingAccount,
+    Operations: g.operations,
+    Constraints: c && { EncryptionContextEquals: c.encryptionContextEquals, EncryptionContextSubset: c.encryptionContextSubset },
+  };
+}
+
 function page<T>(p: Paginated<T>, name: string, map: (t: T) => Json): Json {
   return { [name]: p.items.map(map), NextMarker: p.nextMarker, Truncated: p.truncated };
 }
@@ -43,6 +58,7 @@ function dataKeyInput(input: WireInput) {
     keySpec: input.oneOf('KeySpec', ['AES_256', 'AES_128'] as const),
     numberOfBytes: input.int('NumberOfBytes', 1, 1024),
     encryptionContext: input.context('EncryptionContext'),
+    grantTokens: input.grantTokens(),
   };
 }
 
@@ -134,6 +150,7 @@ export const kmsOperations: Record<string, Operation> = {
       keyId: input.string('KeyId'),
       plaintext: input.blob('Plaintext'),
       encryptionContext: input.context('EncryptionContext'),
+      grantTokens: input.grantTokens(),
     });
     return { CiphertextBlob: b64(r.ciphertextBlob), KeyId: r.keyId, EncryptionAlgorithm: r.encryptionAlgorithm };
   },
@@ -143,6 +160,7 @@ export const kmsOperations: Record<string, Operation> = {
       ciphertextBlob: input.blob('CiphertextBlob'),
       keyId: input.string('KeyId', true),
       encryptionContext: input.context('EncryptionContext'),
+      grantTokens: input.grantTokens(),
     });
     const reply = { KeyId: r.keyId, Plaintext: b64(r.plaintext), EncryptionAlgorithm: r.encryptionAlgorithm };
     r.plaintext.fill(0);
@@ -157,6 +175,7 @@ export const kmsOperations: Record<string, Operation> = {
       sourceEncryptionContext: input.context('SourceEncryptionContext'),
       destinationKeyId: input.string('DestinationKeyId'),
       destinationEncryptionContext: input.context('DestinationEncryptionContext'),
+      grantTokens: input.grantTokens(),
     });
     return {
       CiphertextBlob: b64(r.ciphertextBlob),
@@ -224,6 +243,49 @@ export const kmsOperations: Record<string, Operation> = {
   async PutKeyPolicy(kms, input) {
     defaultPolicyName(input);
     await kms.putKeyPolicy(input.string('KeyId'), input.string('Policy'));
+    return {};
+  },
+  async CreateGrant(kms, input) {
+    const operations = input.stringList('Operations', GRANT_OPERATIONS);
+    if (!operations) throw new ServiceError('ValidationException', 'Operations is required');
+    const r = await kms.createGrant({
+      keyId: input.string('KeyId'),
+      granteePrincipal: input.string('GranteePrincipal'),
+      retiringPrincipal: input.string('RetiringPrincipal', true),
+      operations,
+      constraints: input.constraints('Constraints'),
+      name: input.string('Name', true),
+      grantTokens: input.grantTokens(),
+    });
+    return { GrantId: r.grantId, GrantToken: r.grantToken };
+  },
+  async ListGrants(kms, input) {
+    const p = await kms.listGrants({
+      ...input.page(),
+      keyId: input.string('KeyId'),
+      grantId: input.string('GrantId', true),
+      granteePrincipal: input.string('GranteePrincipal', true),
+    });
+    return page(p, 'Grants', grantJson);
+  },
+  async ListRetirableGrants(kms, input) {
+    return page(
+      await kms.listRetirableGrants({ ...input.page(), retiringPrincipal: input.string('RetiringPrincipal') }),
+      'Grants',
+      grantJson,
+    );
+  },
+  async RetireGrant(kms, input) {
+    const grantToken = input.string('GrantToken', true);
+    const keyId = input.string('KeyId', true);
+    const grantId = input.string('GrantId', true);
+    if (grantToken !== undefined) await kms.retireGrant({ grantToken, keyId, grantId });
+    else if (keyId !== undefined && grantId !== undefined) await kms.retireGrant({ keyId, grantId });
+    else throw new ServiceError('ValidationException', 'RetireGrant needs GrantToken, or KeyId and GrantId');
+    return {};
+  },
+  async RevokeGrant(kms, input) {
+    await kms.revokeGrant(input.string('KeyId'), input.string('GrantId'));
     return {};
   },
   async ListKeyPolicies(kms, input) {

@@ -1,5 +1,5 @@
 import { ServiceError } from '../../services/errors';
-import type { EncryptionContext, Tag } from '../../services/kms/key-management';
+import type { EncryptionContext, GrantConstraints, Tag } from '../../services/kms/key-management';
 import type { Page } from '../../services/pagination';
 
 type Json = Record<string, unknown>;
@@ -78,6 +78,38 @@ export class WireInput {
       if (typeof tag?.TagKey !== 'string' || typeof tag?.TagValue !== 'string') fail(name, 'each tag needs TagKey and TagValue strings');
       return { tagKey: tag.TagKey, tagValue: tag.TagValue };
     });
+  }
+
+  /** A list of strings, each one of `allowed` when given. */
+  stringList<T extends string>(name: string, allowed?: readonly T[]): T[] | undefined {
+    const v = this.body[name];
+    if (v === undefined || v === null) return undefined;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.length === 0))
+      fail(name, 'Member must be a list of non-empty strings');
+    const bad = allowed && v.find((x: string) => !(allowed as readonly string[]).includes(x));
+    if (bad !== undefined && bad !== false) fail(name, `Member must satisfy enum value set: [${allowed?.join(', ')}]`);
+    return v as T[];
+  }
+
+  /** GrantTokens, as AWS bounds them: at most 10, each 1 to 8192 characters. */
+  grantTokens(): string[] | undefined {
+    const tokens = this.stringList('GrantTokens');
+    if (tokens && (tokens.length > 10 || tokens.some((t) => t.length > 8192))) {
+      fail('GrantTokens', 'Member must have at most 10 tokens of at most 8192 characters');
+    }
+    return tokens;
+  }
+
+  /** A grant's Constraints: EncryptionContextEquals and EncryptionContextSubset. */
+  constraints(name: string): GrantConstraints | undefined {
+    const v = this.body[name];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'object' || Array.isArray(v)) fail(name, 'Member must be a structure');
+    const inner = new WireInput(v as Json);
+    return {
+      encryptionContextEquals: inner.context('EncryptionContextEquals'),
+      encryptionContextSubset: inner.context('EncryptionContextSubset'),
+    };
   }
 
   page(): Page {

@@ -7,6 +7,7 @@ import type { Authorizer, ConditionKeys } from './authorizer';
 import { contextKeys } from './authorizer';
 import { parsedKeyPolicy } from './key-policy';
 import type { PolicyDocument } from './policy-document';
+import type { GrantRequest, GrantTerms } from './grant-match';
 import type { RequestContext, RequestScope } from '../request-context';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -19,8 +20,17 @@ export interface AuthorizedKmsDeps {
   audit: (call: AuditCall, context: RequestContext) => Promise<void>;
   /** Resolves when an event can be written now: a change is refused before it is made otherwise. */
   auditWritable: () => Promise<void>;
-  /** Whether the backend keeps key policies Coffer enforces (the embedded KMS; AWS enforces its own). */
-  keyPolicies: boolean;
+  /**
+   * A key's policy and grants, where the backend keeps them for Coffer to enforce (the embedded
+   * KMS); absent where the backend enforces its own (AWS KMS).
+   */
+  keyAccess?: (keyArn: string) => Promise<KeyAccess>;
+}
+
+export interface KeyAccess {
+  /** The key policy's JSON text. */
+  policy: string;
+  grants: readonly GrantTerms[];
 }
 
 /**
@@ -77,11 +87,11 @@ class AuthorizedCall {
 
   private async checkBefore(): Promise<void> {
     const { plan, args } = this;
-    const keys: ConditionKeys = contextKeys(plan.context?.(args));
+    const keys: ConditionKeys = { ...contextKeys(plan.context?.(args)), ...plan.conditionKeys?.(args) };
     const ref = plan.keyBefore?.(args);
     if (ref !== undefined) {
       Object.assign(keys, requestAlias(ref));
-      await this.check(plan.action, await this.resolve(ref), 'AWS::KMS::Key', keys);
+      await this.check(plan.action, await this.resolve(ref), 'AWS::KMS::Key', keys, plan.grantRequest?.(args));
     }
     for (const name of plan.aliases?.(args) ?? [])
       await this.check(plan.action, aliasArn(this.deps.arnScope, name), 'AWS::KMS::Alias', keys);
@@ -96,21 +106,28 @@ class AuthorizedCall {
   private async checkAfter(result: unknown): Promise<void> {
     for (const after of this.plan.keyAfter?.(this.args, result) ?? []) {
       const keys = { ...contextKeys(after.context), ...(after.requestedAs ? requestAlias(after.requestedAs) : {}) };
-      await this.check(after.action ?? this.plan.action, after.keyArn, 'AWS::KMS::Key', keys);
+      await this.check(after.action ?? this.plan.action, after.keyArn, 'AWS::KMS::Key', keys, { context: after.context });
     }
   }
 
-  /** A key is decided by its key policy too (where the backend keeps them), other resources by identity policies. */
-  private async check(action: string, arn: string, type: string, keys: ConditionKeys): Promise<void> {
+  /**
+   * A key is decided by its key policy and grants too (where the backend keeps them), other
+   * resources by identity policies.
+   */
+  private async check(action: string, arn: string, type: string, keys: ConditionKeys, grantRequest: GrantRequest = {}): Promise<void> {
     if (type && !this.resources.some((r) => r.arn === arn)) this.resources.push({ arn, type });
     const principal = this.context.principal;
     if (type !== 'AWS::KMS::Key' || principal.root) return this.deps.authorizer.check(principal, action, [arn], keys);
-    const keyPolicy = this.deps.keyPolicies ? await this.inner.getKeyPolicy(arn).then(parsedKeyPolicy, () => undefined) : undefined;
+    const access = this.deps.keyAccess ? await this.deps.keyAccess(arn).catch(() => undefined) : undefined;
+    const keyPolicy = access && parsedKeyPolicy(access.policy);
     // kms:ResourceAliases costs a listing: only when a policy that decides this call names it.
     const withAliases = mentions([...principal.policies, ...(keyPolicy ? [keyPolicy] : [])], 'kms:resourcealiases')
       ? { ...keys, 'kms:ResourceAliases': await this.aliasesOf(arn) }
       : keys;
-    if (keyPolicy) return this.deps.authorizer.checkWithKeyPolicy(principal, action, arn, keyPolicy, withAliases);
+    if (access && keyPolicy) {
+      const grants = { grants: access.grants, request: grantRequest };
+      return this.deps.authorizer.checkWithKeyPolicy(principal, action, arn, keyPolicy, withAliases, grants);
+    }
     this.deps.authorizer.check(principal, action, [arn], withAliases);
   }
 
@@ -135,6 +152,7 @@ class AuthorizedCall {
           after.keyArn || (await this.resolve(after.requestedAs ?? '')),
           'AWS::KMS::Key',
           keys,
+          { context: after.context },
         );
       } catch (denied) {
         return denied;

@@ -3,6 +3,7 @@ import type { PolicyDocument } from './policy-document';
 import { ServiceError } from '../errors';
 import type { Metrics } from '../metrics';
 import { type Verdict, normalizeConditionKey, verdict } from './policy-evaluation';
+import { type GrantRequest, type GrantTerms, grantAllows } from './grant-match';
 
 const RESERVED_KEYS = new Set(['aws:principalarn', 'kms:calleraccount']);
 
@@ -46,6 +47,7 @@ export class Authorizer {
    * A key as AWS KMS decides it: a Deny in the key policy or an identity policy refuses; the key
    * policy allows a principal it names (or `*`), or, where it allows the account root, defers to
    * identity policies. A key policy that names neither leaves identity policies without effect.
+   * A grant on the key allows its grantee what it lists, unless a policy denies it.
    */
   checkWithKeyPolicy(
     principal: Principal,
@@ -53,6 +55,7 @@ export class Authorizer {
     keyArn: string,
     keyPolicy: PolicyDocument,
     conditionKeys: ConditionKeys = {},
+    grants: { grants: readonly GrantTerms[]; request: GrantRequest } = { grants: [], request: {} },
   ): void {
     if (principal.root) return this.check(principal, action, [keyArn], conditionKeys);
     const request = { action, resource: keyArn, principalArn: principal.arn, conditionKeys: this.keysFor(principal, conditionKeys) };
@@ -62,7 +65,11 @@ export class Authorizer {
     const direct = verdict([keyPolicy], request, (s) => s.principals?.some((p) => p === '*' || p.toLowerCase() === me) ?? false);
     const account = verdict([keyPolicy], request, (s) => s.principals?.includes(rootArn(this.accountId)) ?? false);
     const denied = identity === 'Deny' || direct === 'Deny' || account === 'Deny';
-    if (!denied && (direct === 'Allow' || (account === 'Allow' && identity === 'Allow'))) {
+    const allowed =
+      direct === 'Allow' ||
+      (account === 'Allow' && identity === 'Allow') ||
+      grantAllows(grants.grants, principal.arn, action, grants.request);
+    if (!denied && allowed) {
       this.metrics.authzDecisions.inc({ action, decision: 'allow' });
       return;
     }
@@ -71,7 +78,7 @@ export class Authorizer {
       ? 'with an explicit deny in a key policy or an identity-based policy'
       : account === 'Allow'
         ? `because no identity-based policy allows the ${action} action`
-        : `because no resource-based policy allows the ${action} action`;
+        : `because no resource-based policy or grant allows the ${action} action`;
     throw new ServiceError(
       'AccessDeniedException',
       `User: ${principal.arn} is not authorized to perform: ${action} on resource: ${keyArn} ${why}`,

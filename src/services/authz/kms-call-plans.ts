@@ -1,4 +1,7 @@
 import type * as port from '../kms/key-management';
+import { readGrantToken } from '../kms/grant-token';
+import type { ConditionKeys } from './authorizer';
+import type { GrantRequest } from './grant-match';
 
 /** A key a call is authorized on once its answer names it (or, on failure, as it was asked for). */
 export interface KeyAfter {
@@ -24,6 +27,10 @@ export interface KmsCallPlan {
   /** Keys to authorize on from the answer (cryptographic calls). */
   keyAfter?: (args: unknown[], result: unknown) => KeyAfter[];
   context?: (args: unknown[]) => port.EncryptionContext | undefined;
+  /** Condition keys the call brings beyond its encryption context (CreateGrant's kms:Grant* keys). */
+  conditionKeys?: (args: unknown[]) => ConditionKeys;
+  /** What grants on the key decide on, beyond the principal and the operation. */
+  grantRequest?: (args: unknown[]) => GrantRequest;
   /** What the audit trail records of the request: never plaintext, key material or tokens. */
   parameters: (args: unknown[]) => Record<string, unknown>;
 }
@@ -63,6 +70,21 @@ const dataKeyParameters = (args: unknown[]) => {
   const i = first<port.GenerateDataKeyInput>(args);
   return { keyId: i.keyId, keySpec: i.keySpec, numberOfBytes: i.numberOfBytes, encryptionContext: i.encryptionContext };
 };
+
+const grantParameters = (g: port.CreateGrantInput) => ({
+  keyId: g.keyId,
+  granteePrincipal: g.granteePrincipal,
+  retiringPrincipal: g.retiringPrincipal,
+  operations: g.operations,
+  constraints: g.constraints,
+  name: g.name,
+});
+
+/** The grant a RetireGrant names; a token that is not Coffer's (AWS's, or garbage) names none here. */
+function retiredGrant(input: port.RetireGrantInput): { keyId?: string; grantId?: string } {
+  const named = 'grantToken' in input && input.grantToken !== undefined ? readGrantToken(input.grantToken) : undefined;
+  return named ?? { keyId: input.keyId, grantId: input.grantId };
+}
 
 export const kmsCallPlans: Record<keyof port.KeyManagement, KmsCallPlan> = {
   createKey: onAccount('CreateKey', false, (args) => {
@@ -169,4 +191,43 @@ export const kmsCallPlans: Record<keyof port.KeyManagement, KmsCallPlan> = {
   deleteImportedKeyMaterial: onKey('DeleteImportedKeyMaterial', false),
   getKeyPolicy: onKey('GetKeyPolicy', true),
   putKeyPolicy: onKey('PutKeyPolicy', false, (args) => ({ keyId: args[0], policyName: 'default', policy: args[1] })),
+  createGrant: {
+    ...onKey('CreateGrant', false, (args) => grantParameters(first(args))),
+    keyBefore: (args) => first<port.CreateGrantInput>(args).keyId,
+    conditionKeys: (args) => {
+      const g = first<port.CreateGrantInput>(args);
+      const constraintTypes = Object.entries(g.constraints ?? {}).flatMap(([name, c]) =>
+        c && Object.keys(c).length > 0 ? [name === 'encryptionContextEquals' ? 'EncryptionContextEquals' : 'EncryptionContextSubset'] : [],
+      );
+      return {
+        'kms:GrantOperations': [...g.operations],
+        'kms:GranteePrincipal': [g.granteePrincipal],
+        ...(g.retiringPrincipal !== undefined && { 'kms:RetiringPrincipal': [g.retiringPrincipal] }),
+        ...(constraintTypes.length > 0 && { 'kms:GrantConstraintType': constraintTypes }),
+        'kms:GrantIsForAWSResource': ['false'],
+      };
+    },
+    grantRequest: (args) => {
+      const g = first<port.CreateGrantInput>(args);
+      return { newGrant: { operations: g.operations, constraints: g.constraints } };
+    },
+  },
+  listGrants: {
+    ...onKey('ListGrants', true, (args) => {
+      const i = first<{ keyId: string; grantId?: string; granteePrincipal?: string }>(args);
+      return { keyId: i.keyId, grantId: i.grantId, granteePrincipal: i.granteePrincipal };
+    }),
+    keyBefore: (args) => first<{ keyId: string }>(args).keyId,
+  },
+  listRetirableGrants: onAccount('ListRetirableGrants', true, (args) => ({
+    retiringPrincipal: first<{ retiringPrincipal: string }>(args).retiringPrincipal,
+  })),
+  // Who may retire a grant is decided by the grant (its retiring principal, or its grantee when it
+  // allows RetireGrant), or by a policy allowing kms:RetireGrant on the key.
+  retireGrant: {
+    ...onKey('RetireGrant', false, (args) => retiredGrant(first(args))),
+    keyBefore: (args) => retiredGrant(first(args)).keyId,
+    grantRequest: (args) => ({ retiring: retiredGrant(first(args)).grantId }),
+  },
+  revokeGrant: onKey('RevokeGrant', false, (args) => ({ keyId: args[0], grantId: args[1] })),
 };

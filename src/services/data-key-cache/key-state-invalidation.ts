@@ -1,6 +1,7 @@
 import { isServiceError } from '../errors';
 import type { KeyManagement } from '../kms/key-management';
 import type { DataKeyCache } from './data-key-cache';
+import { readGrantToken } from '../kms/grant-token';
 
 /**
  * Makes a key-state change made through Coffer take effect on cached data keys at once: once a
@@ -33,7 +34,12 @@ export function keyStateInvalidating(kms: KeyManagement, cache: DataKeyCache, ke
     disableKey: (keyId) => forgettingAfter(keyId, () => kms.disableKey(keyId)),
     scheduleKeyDeletion: (keyId, pendingWindowInDays) => forgettingAfter(keyId, () => kms.scheduleKeyDeletion(keyId, pendingWindowInDays)),
     deleteImportedKeyMaterial: (keyId) => forgettingAfter(keyId, () => kms.deleteImportedKeyMaterial(keyId)),
-    // A new key policy may take away what cached data keys were made under.
+    // A new key policy, or a grant gone, may take away what cached data keys were made under.
     putKeyPolicy: (keyId, policy) => forgettingAfter(keyId, () => kms.putKeyPolicy(keyId, policy)),
+    revokeGrant: (keyId, grantId) => forgettingAfter(keyId, () => kms.revokeGrant(keyId, grantId)),
+    retireGrant: (input) => {
+      const keyId = ('grantToken' in input ? readGrantToken(input.grantToken)?.keyId : undefined) ?? input.keyId;
+      return keyId === undefined ? kms.retireGrant(input) : forgettingAfter(keyId, () => kms.retireGrant(input));
+    },
   };
 }

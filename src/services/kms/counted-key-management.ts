@@ -32,6 +32,11 @@ const operationByMethod: Record<keyof KeyManagement, KmsOperation> = {
   deleteImportedKeyMaterial: 'DeleteImportedKeyMaterial',
   getKeyPolicy: 'GetKeyPolicy',
   putKeyPolicy: 'PutKeyPolicy',
+  createGrant: 'CreateGrant',
+  listGrants: 'ListGrants',
+  listRetirableGrants: 'ListRetirableGrants',
+  retireGrant: 'RetireGrant',
+  revokeGrant: 'RevokeGrant',
 };
 
 /**

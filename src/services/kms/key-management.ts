@@ -66,6 +66,7 @@ export interface GenerateDataKeyInput {
   keySpec?: DataKeySpec;
   numberOfBytes?: number;
   encryptionContext?: EncryptionContext;
+  grantTokens?: string[];
 }
 
 export interface GenerateDataKeyResult {
@@ -78,6 +79,7 @@ export interface EncryptInput {
   keyId: string;
   plaintext: Buffer;
   encryptionContext?: EncryptionContext;
+  grantTokens?: string[];
 }
 
 export interface EncryptResult {
@@ -90,6 +92,7 @@ export interface DecryptInput {
   ciphertextBlob: Buffer;
   keyId?: string;
   encryptionContext?: EncryptionContext;
+  grantTokens?: string[];
 }
 
 export interface DecryptResult {
@@ -104,6 +107,7 @@ export interface ReEncryptInput {
   sourceEncryptionContext?: EncryptionContext;
   destinationKeyId: string;
   destinationEncryptionContext?: EncryptionContext;
+  grantTokens?: string[];
 }
 
 export interface ReEncryptResult {
@@ -151,6 +155,67 @@ export interface ImportKeyMaterialInput {
   validTo?: Date;
 }
 
+/** What a grant may allow: AWS's grant operations. Coffer's symmetric keys take the first eleven. */
+export const GRANT_OPERATIONS = [
+  'Decrypt',
+  'Encrypt',
+  'GenerateDataKey',
+  'GenerateDataKeyWithoutPlaintext',
+  'ReEncryptFrom',
+  'ReEncryptTo',
+  'GenerateDataKeyPair',
+  'GenerateDataKeyPairWithoutPlaintext',
+  'CreateGrant',
+  'RetireGrant',
+  'DescribeKey',
+  'Sign',
+  'Verify',
+  'GetPublicKey',
+  'GenerateMac',
+  'VerifyMac',
+  'DeriveSharedSecret',
+] as const;
+export type GrantOperation = (typeof GRANT_OPERATIONS)[number];
+
+/** A grant's encryption-context constraints: context keys match in any case, values exactly. */
+export interface GrantConstraints {
+  encryptionContextEquals?: EncryptionContext;
+  encryptionContextSubset?: EncryptionContext;
+}
+
+export interface CreateGrantInput {
+  keyId: string;
+  granteePrincipal: string;
+  retiringPrincipal?: string;
+  operations: GrantOperation[];
+  constraints?: GrantConstraints;
+  /** Makes a retry with identical parameters return the same grant. */
+  name?: string;
+  grantTokens?: string[];
+}
+
+export interface CreateGrantResult {
+  grantId: string;
+  grantToken: string;
+}
+
+export interface GrantListEntry {
+  /** The key's ARN. */
+  keyId: string;
+  grantId: string;
+  name?: string;
+  creationDate: Date;
+  granteePrincipal: string;
+  retiringPrincipal?: string;
+  /** The account root that created it. */
+  issuingAccount: string;
+  operations: GrantOperation[];
+  constraints?: GrantConstraints;
+}
+
+/** A grant to retire: by its token, or by its key and id. */
+export type RetireGrantInput = { grantToken: string; keyId?: string; grantId?: string } | { keyId: string; grantId: string };
+
 /** Every operation, by its AWS name: the label of `coffer_kms_requests_total{operation}`. */
 export type KmsOperation =
   | 'CreateKey'
@@ -180,7 +245,12 @@ export type KmsOperation =
   | 'ImportKeyMaterial'
   | 'DeleteImportedKeyMaterial'
   | 'GetKeyPolicy'
-  | 'PutKeyPolicy';
+  | 'PutKeyPolicy'
+  | 'CreateGrant'
+  | 'ListGrants'
+  | 'ListRetirableGrants'
+  | 'RetireGrant'
+  | 'RevokeGrant';
 
 export interface KeyManagement {
   createKey(input: CreateKeyInput): Promise<KeyMetadata>;
@@ -220,4 +290,11 @@ export interface KeyManagement {
   getKeyPolicy(keyId: string): Promise<string>;
   /** Replaces the key policy; a malformed one is MalformedPolicyDocumentException. */
   putKeyPolicy(keyId: string, policy: string): Promise<void>;
+
+  createGrant(input: CreateGrantInput): Promise<CreateGrantResult>;
+  listGrants(input: Page & { keyId: string; grantId?: string; granteePrincipal?: string }): Promise<Paginated<GrantListEntry>>;
+  /** The grants, on any key, whose retiring principal is the one given. */
+  listRetirableGrants(input: Page & { retiringPrincipal: string }): Promise<Paginated<GrantListEntry>>;
+  retireGrant(input: RetireGrantInput): Promise<void>;
+  revokeGrant(keyId: string, grantId: string): Promise<void>;
 }

@@ -1,6 +1,8 @@
 import { KMS, type KMSClientConfig, type KeyMetadata as AwsKeyMetadata } from '@aws-sdk/client-kms';
 import type {
   AliasListEntry,
+  CreateGrantInput,
+  CreateGrantResult,
   CreateKeyInput,
   DecryptInput,
   DecryptResult,
@@ -8,6 +10,7 @@ import type {
   EncryptResult,
   GenerateDataKeyInput,
   GenerateDataKeyResult,
+  GrantListEntry,
   ImportKeyMaterialInput,
   ImportParameters,
   KeyListEntry,
@@ -16,6 +19,7 @@ import type {
   KeyState,
   ReEncryptInput,
   ReEncryptResult,
+  RetireGrantInput,
   RotationEntry,
   RotationStatus,
   ScheduleDeletionResult,
@@ -26,6 +30,7 @@ import type {
 import type { Page, Paginated } from '../../pagination';
 import { fromAwsError, required } from './aws-error';
 import { toMetadata } from './aws-metadata';
+import { awsConstraints, grantPage } from './aws-grants';
 
 const buf = (b: Uint8Array | undefined, what: string) => Buffer.from(required(b, what));
 
@@ -157,6 +162,7 @@ export class AwsKms implements KeyManagement {
         KeySpec: input.keySpec,
         NumberOfBytes: input.numberOfBytes,
         EncryptionContext: input.encryptionContext,
+        GrantTokens: input.grantTokens,
       }),
     );
     return {
@@ -173,6 +179,7 @@ export class AwsKms implements KeyManagement {
         KeySpec: input.keySpec,
         NumberOfBytes: input.numberOfBytes,
         EncryptionContext: input.encryptionContext,
+        GrantTokens: input.grantTokens,
       }),
     );
     return { keyId: required(r.KeyId, 'KeyId'), ciphertextBlob: buf(r.CiphertextBlob, 'CiphertextBlob') };
@@ -180,7 +187,12 @@ export class AwsKms implements KeyManagement {
 
   async encrypt(input: EncryptInput): Promise<EncryptResult> {
     const r = await this.send<{ KeyId?: string; CiphertextBlob?: Uint8Array }>(
-      this.client.encrypt({ KeyId: input.keyId, Plaintext: input.plaintext, EncryptionContext: input.encryptionContext }),
+      this.client.encrypt({
+        KeyId: input.keyId,
+        Plaintext: input.plaintext,
+        EncryptionContext: input.encryptionContext,
+        GrantTokens: input.grantTokens,
+      }),
     );
     return {
       keyId: required(r.KeyId, 'KeyId'),
@@ -191,7 +203,12 @@ export class AwsKms implements KeyManagement {
 
   async decrypt(input: DecryptInput): Promise<DecryptResult> {
     const r = await this.send<{ KeyId?: string; Plaintext?: Uint8Array }>(
-      this.client.decrypt({ CiphertextBlob: input.ciphertextBlob, KeyId: input.keyId, EncryptionContext: input.encryptionContext }),
+      this.client.decrypt({
+        CiphertextBlob: input.ciphertextBlob,
+        KeyId: input.keyId,
+        EncryptionContext: input.encryptionContext,
+        GrantTokens: input.grantTokens,
+      }),
     );
     return { keyId: required(r.KeyId, 'KeyId'), plaintext: buf(r.Plaintext, 'Plaintext'), encryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
   }
@@ -204,6 +221,7 @@ export class AwsKms implements KeyManagement {
         SourceEncryptionContext: input.sourceEncryptionContext,
         DestinationKeyId: input.destinationKeyId,
         DestinationEncryptionContext: input.destinationEncryptionContext,
+        GrantTokens: input.grantTokens,
       }),
     );
     return {
@@ -305,5 +323,51 @@ export class AwsKms implements KeyManagement {
 
   async putKeyPolicy(keyId: string, policy: string): Promise<void> {
     await this.send(this.client.putKeyPolicy({ KeyId: keyId, PolicyName: 'default', Policy: policy }));
+  }
+
+  async createGrant(input: CreateGrantInput): Promise<CreateGrantResult> {
+    const r = await this.send<{ GrantId?: string; GrantToken?: string }>(
+      this.client.createGrant({
+        KeyId: input.keyId,
+        GranteePrincipal: input.granteePrincipal,
+        RetiringPrincipal: input.retiringPrincipal,
+        Operations: input.operations,
+        Constraints: awsConstraints(input.constraints),
+        Name: input.name,
+        GrantTokens: input.grantTokens,
+      }),
+    );
+    return { grantId: required(r.GrantId, 'GrantId'), grantToken: required(r.GrantToken, 'GrantToken') };
+  }
+
+  async listGrants(input: Page & { keyId: string; grantId?: string; granteePrincipal?: string }): Promise<Paginated<GrantListEntry>> {
+    return grantPage(
+      await this.send(
+        this.client.listGrants({
+          KeyId: input.keyId,
+          GrantId: input.grantId,
+          GranteePrincipal: input.granteePrincipal,
+          Limit: input.limit,
+          Marker: input.marker,
+        }),
+      ),
+    );
+  }
+
+  async listRetirableGrants(input: Page & { retiringPrincipal: string }): Promise<Paginated<GrantListEntry>> {
+    return grantPage(
+      await this.send(
+        this.client.listRetirableGrants({ RetiringPrincipal: input.retiringPrincipal, Limit: input.limit, Marker: input.marker }),
+      ),
+    );
+  }
+
+  async retireGrant(input: RetireGrantInput): Promise<void> {
+    const token = 'grantToken' in input ? input.grantToken : undefined;
+    await this.send(this.client.retireGrant({ GrantToken: token, KeyId: input.keyId, GrantId: input.grantId }));
+  }
+
+  async revokeGrant(keyId: string, grantId: string): Promise<void> {
+    await this.send(this.client.revokeGrant({ KeyId: keyId, GrantId: grantId }));
   }
 }

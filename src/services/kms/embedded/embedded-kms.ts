@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from '../../../logger';
 import { type ArnScope, aliasArn, keyArn } from '../../arn';
@@ -7,6 +7,9 @@ import { type Page, type Paginated, paginate } from '../../pagination';
 import type * as port from '../key-management';
 import { checkKeyPolicy, defaultKeyPolicy } from '../../authz/key-policy';
 import { checkAliasName } from './alias-rules';
+import { grantToken, readGrantToken } from '../grant-token';
+import { checkGrantId, requestedGrant, sameNamedGrant, withGrant, withoutGrant } from './key-grants';
+import type { GrantRecord, KeyRecord } from './key-record';
 import { BlobCipher } from './blob-cipher';
 import { createImportParameters, importedMaterialDigest, openImportToken, unwrapKeyMaterial } from './key-import';
 import * as lifecycle from './key-lifecycle';
@@ -291,11 +294,107 @@ export class EmbeddedKms implements port.KeyManagement {
     await this.live.change(keyId, (key) => ({ ...key, policy: checked }));
   }
 
+  // ---- grants -------------------------------------------------------------------------------
+
+  async createGrant(input: port.CreateGrantInput): Promise<port.CreateGrantResult> {
+    checkGrantKeyRef(input.keyId);
+    const wanted = requestedGrant(input);
+    await this.live.read(input.keyId);
+    return this.live.transact([input.keyId], [], (tx) => {
+      const key = this.live.resolveIn(tx, input.keyId);
+      const existing = sameNamedGrant(key, wanted);
+      const grant = existing ?? { grantId: randomBytes(32).toString('hex'), creationDate: this.now(), ...wanted };
+      const changed = withGrant(key, grant); // checks the key's state, for a retry too
+      if (!existing) tx.putKey(changed);
+      return { grantId: grant.grantId, grantToken: grantToken(key.keyId, grant.grantId) };
+    });
+  }
+
+  async listGrants(input: Page & { keyId: string; grantId?: string; granteePrincipal?: string }): Promise<Paginated<port.GrantListEntry>> {
+    checkGrantKeyRef(input.keyId);
+    if (input.grantId !== undefined) checkGrantId(input.grantId);
+    const key = await this.live.read(input.keyId);
+    const grantee = input.granteePrincipal?.toLowerCase();
+    const grants = (key.grants ?? []).filter(
+      (g) =>
+        (input.grantId === undefined || g.grantId === input.grantId) &&
+        (grantee === undefined || g.granteePrincipal.toLowerCase() === grantee),
+    );
+    return paginate(
+      grants,
+      input,
+      (g) => g.grantId,
+      (g) => this.grantEntry(key, g),
+    );
+  }
+
+  async listRetirableGrants(input: Page & { retiringPrincipal: string }): Promise<Paginated<port.GrantListEntry>> {
+    await this.live.sweep();
+    const retiring = input.retiringPrincipal.toLowerCase();
+    const entries = this.store
+      .allKeys()
+      .flatMap((key) => (key.grants ?? []).filter((g) => g.retiringPrincipal?.toLowerCase() === retiring).map((g) => ({ key, g })));
+    return paginate(
+      entries,
+      input,
+      ({ key, g }) => `${key.keyId}/${g.grantId}`,
+      ({ key, g }) => this.grantEntry(key, g),
+    );
+  }
+
+  async retireGrant(input: port.RetireGrantInput): Promise<void> {
+    const { keyId, grantId } = grantNamed(input);
+    await this.revokeGrant(keyId, grantId);
+  }
+
+  async revokeGrant(keyId: string, grantId: string): Promise<void> {
+    checkGrantKeyRef(keyId);
+    checkGrantId(grantId);
+    await this.live.change(keyId, (key) => withoutGrant(key, grantId));
+  }
+
+  /** The key's policy and grants, as the authorizer weighs them (it reads them on every call). */
+  async keyAccess(keyId: string): Promise<{ policy: string; grants: readonly GrantRecord[] }> {
+    const key = await this.live.read(keyId);
+    return { policy: key.policy ?? defaultKeyPolicy(this.scope.accountId), grants: key.grants ?? [] };
+  }
+
+  private grantEntry(key: KeyRecord, g: GrantRecord): port.GrantListEntry {
+    return {
+      keyId: keyArn(this.scope, key.keyId),
+      grantId: g.grantId,
+      name: g.name,
+      creationDate: new Date(g.creationDate),
+      granteePrincipal: g.granteePrincipal,
+      retiringPrincipal: g.retiringPrincipal,
+      issuingAccount: `arn:aws:iam::${this.scope.accountId}:root`,
+      operations: [...g.operations],
+      constraints: g.constraints,
+    };
+  }
+
   // ---- internals ----------------------------------------------------------------------------
 
   private now(): number {
     return (this.options.now?.() ?? new Date()).getTime();
   }
+}
+
+/** Grants name their key by key id or key ARN, never by alias (as AWS). */
+function checkGrantKeyRef(ref: string): void {
+  if (ref.startsWith('alias/') || /:alias\//.test(ref))
+    throw invalid('KeyId of a grant operation must be a key id or key ARN, not an alias');
+}
+
+/** The key and grant a RetireGrant names: its token, or its key and grant id. */
+function grantNamed(input: port.RetireGrantInput): { keyId: string; grantId: string } {
+  if ('grantToken' in input && input.grantToken !== undefined) {
+    const named = readGrantToken(input.grantToken);
+    if (!named) throw new ServiceError('InvalidGrantTokenException', 'the grant token is not one CreateGrant answered');
+    return named;
+  }
+  if (input.keyId === undefined || input.grantId === undefined) throw invalid('RetireGrant needs GrantToken, or KeyId and GrantId');
+  return { keyId: input.keyId, grantId: input.grantId };
 }
 
 /** An alias must target a key id or key ARN, not another alias. */

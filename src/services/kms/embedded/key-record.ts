@@ -1,4 +1,4 @@
-import type { ExpirationModel, KeyOrigin, KeyState, Tag } from '../key-management';
+import type { ExpirationModel, GrantConstraints, GrantOperation, KeyOrigin, KeyState, Tag } from '../key-management';
 
 /** A key as the engine keeps it, in memory and (with sealed materials) on disk. Dates are epoch ms. */
 export interface KeyRecord {
@@ -16,12 +16,25 @@ export interface KeyRecord {
   rotations: { date: number; type: 'AUTOMATIC' | 'ON_DEMAND' }[];
   /** The key policy as given (JSON text); absent: AWS's default key policy. */
   policy?: string;
+  /** Grants on the key, oldest first; absent: none. */
+  grants?: GrantRecord[];
   imported?: {
     /** HMAC of the first material ever imported: later imports must bring the same bytes. */
     materialDigest: string;
     expirationModel: ExpirationModel;
     validTo?: number;
   };
+}
+
+export interface GrantRecord {
+  /** 64 hex digits, as AWS's. */
+  grantId: string;
+  name?: string;
+  creationDate: number;
+  granteePrincipal: string;
+  retiringPrincipal?: string;
+  operations: GrantOperation[];
+  constraints?: GrantConstraints;
 }
 
 export interface AliasRecord {

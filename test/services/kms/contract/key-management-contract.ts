@@ -199,5 +199,46 @@ export function keyManagementContract(name: string, setup: () => Promise<{ kms: 
       const created = await kms.createKey({ policy });
       expect(JSON.parse(await kms.getKeyPolicy(created.keyId))).toEqual(JSON.parse(policy));
     });
+
+    it('creates, lists, retires and revokes grants, and refuses what a grant cannot be', async () => {
+      const key = await kms.createKey({});
+      const root = `arn:aws:iam::${key.awsAccountId}:root`;
+      const user = `arn:aws:iam::${key.awsAccountId}:user/contract`;
+      const constraints = { encryptionContextSubset: { project: 'workshop' } };
+      const a = await kms.createGrant({
+        keyId: key.keyId,
+        granteePrincipal: user,
+        retiringPrincipal: root,
+        operations: ['Encrypt'],
+        constraints,
+      });
+      const b = await kms.createGrant({ keyId: key.arn, granteePrincipal: root, operations: ['Decrypt', 'RetireGrant'], name: 'b' });
+      expect(a.grantId).toMatch(/^[0-9a-f]{64}$/);
+      expect(
+        (await kms.createGrant({ keyId: key.arn, granteePrincipal: root, operations: ['Decrypt', 'RetireGrant'], name: 'b' })).grantId,
+      ).toBe(b.grantId);
+      const listed = await kms.listGrants({ keyId: key.keyId });
+      expect(listed.items.map((g) => g.grantId).sort()).toEqual([a.grantId, b.grantId].sort());
+      expect(listed.items.find((g) => g.grantId === a.grantId)).toMatchObject({
+        keyId: key.arn,
+        granteePrincipal: user,
+        retiringPrincipal: root,
+        issuingAccount: root,
+        operations: ['Encrypt'],
+        constraints,
+      });
+      expect((await kms.listGrants({ keyId: key.keyId, granteePrincipal: user })).items.map((g) => g.grantId)).toEqual([a.grantId]);
+      expect((await kms.listRetirableGrants({ retiringPrincipal: root })).items.map((g) => g.grantId)).toContain(a.grantId);
+
+      await kms.retireGrant({ grantToken: a.grantToken });
+      await kms.revokeGrant(key.keyId, b.grantId);
+      expect((await kms.listGrants({ keyId: key.keyId })).items).toEqual([]);
+      expect(await codeOf(kms.revokeGrant(key.keyId, b.grantId))).toBe('NotFoundException');
+      expect(await codeOf(kms.createGrant({ keyId: key.keyId, granteePrincipal: 'nobody', operations: ['Encrypt'] }))).toBe(
+        'ValidationException',
+      );
+      expect(await codeOf(kms.createGrant({ keyId: key.keyId, granteePrincipal: root, operations: ['Sign'] }))).toBe('ValidationException');
+      expect(await codeOf(kms.retireGrant({ grantToken: 'bm90IGEgdG9rZW4=' }))).toBe('InvalidGrantTokenException');
+    });
   });
 }
