@@ -41,4 +41,8 @@ it('runs every README example against a started Coffer without a server error', 
   expect(result.stdout).toContain('{"name":"billing","arn":"arn:aws:iam::111122223333:user/billing"}');
   expect(result.stdout).toMatch(/^AccessDeniedException$/m);
   expect(result.stdout).toMatch(/^GenerateDataKey AccessDeniedException other\nGenerateDataKey allowed workshop$/m);
+  // Grants: allowed while granted, within the constraint; refused once revoked.
+  expect(result.stdout).toMatch(/^granted: arn:aws:kms:us-east-1:111122223333:key\/[0-9a-f-]{36}$/m);
+  expect(result.stdout).toContain('{"operations":["Encrypt","Decrypt"],"constraints":{"encryptionContextSubset":{"project":"workshop"}}}');
+  expect(result.stdout).toContain('after revoke: AccessDeniedException');
 });
