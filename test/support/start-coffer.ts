@@ -11,6 +11,9 @@ import { createHttpServer } from '../../src/routes/http-server';
 
 export interface RunningCoffer {
   url: string;
+  /** The account root's bearer token: for what only root may do (principals, the audit trail). */
+  rootToken: string;
+  /** The bearer token tests act with. */
   token: string;
   dataDir: string;
   services: ComposedServices;
@@ -29,9 +32,11 @@ export async function startCoffer(env: Record<string, string> = {}, logger: Pino
   const server = createHttpServer(createApp(services), logger).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
+  const rootToken = config.rootToken ?? readFileSync(path.join(dataDir, 'root-token'), 'utf8').trim();
   return {
     url: `http://127.0.0.1:${port}`,
-    token: config.rootToken ?? readFileSync(path.join(dataDir, 'root-token'), 'utf8').trim(),
+    rootToken,
+    token: rootToken,
     dataDir,
     services,
     server,
