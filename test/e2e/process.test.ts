@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,12 +9,29 @@ import { binaryBody } from '../support/http';
 import { MAIN_FOR_TESTS } from '../support/paths';
 import { spawnCoffer } from '../support/spawn-coffer';
 
-const TOKEN = 'process-test-token-0123456789';
+const ROOT_TOKEN = 'process-test-token-0123456789';
+// The tests act as a principal declared in a principals file (kms:* and s3:*); root only reads the audit trail.
+const TOKEN = 'process-test-operator-token-0123456789';
+const PRINCIPALS = JSON.stringify({
+  principals: [
+    {
+      name: 'operator',
+      tokenSha256: createHash('sha256').update(TOKEN).digest('hex'),
+      policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['kms:*', 's3:*'], Resource: '*' }] },
+    },
+  ],
+});
 let dataDir: string;
+let principalsFile: string;
 beforeEach(() => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'coffer-proc-'));
+  principalsFile = path.join(mkdtempSync(path.join(tmpdir(), 'coffer-proc-principals-')), 'principals.json');
+  writeFileSync(principalsFile, PRINCIPALS);
 });
-afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+afterEach(() => {
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(path.dirname(principalsFile), { recursive: true, force: true });
+});
 
 const authed = (url: string) => ({
   post: (p: string, body: object) => request(url).post(p).set('Authorization', `Bearer ${TOKEN}`).send(body),
@@ -46,7 +63,7 @@ describe('the service process', () => {
   });
 
   it('keeps keys, aliases and the ability to decrypt across a restart', async () => {
-    const env = { COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: TOKEN };
+    const env = { COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: ROOT_TOKEN, COFFER_PRINCIPALS_FILE: principalsFile };
     const first = await spawnCoffer(env);
     await authed(first.url).post('/v1/keys', { alias: 'alias/keep' }).expect(201);
     const enc = await authed(first.url).post('/v1/encrypt', {
@@ -70,7 +87,7 @@ describe('the service process', () => {
   });
 
   it('after kill -9 in a burst of creations, holds every acknowledged key and alias', async () => {
-    const env = { COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: TOKEN };
+    const env = { COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: ROOT_TOKEN, COFFER_PRINCIPALS_FILE: principalsFile };
     const coffer = await spawnCoffer(env);
     const acked: { keyId: string; alias: string }[] = [];
     let stop = false;
@@ -104,7 +121,7 @@ describe('the service process', () => {
   });
 
   it('after kill -9 in the middle of replacing an object, serves the old object whole and leaves no temp file', async () => {
-    const env = { COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: TOKEN };
+    const env = { COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: ROOT_TOKEN, COFFER_PRINCIPALS_FILE: principalsFile };
     const coffer = await spawnCoffer(env);
     const headers = { Authorization: `Bearer ${TOKEN}` };
     await request(coffer.url).put('/v1/buckets/crash-bucket').set(headers).expect(201);
@@ -143,7 +160,7 @@ describe('the service process', () => {
   });
 
   it('keeps serving when clients go away in the middle of envelope encryptions, upload or download', async () => {
-    const coffer = await spawnCoffer({ COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: TOKEN });
+    const coffer = await spawnCoffer({ COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: ROOT_TOKEN, COFFER_PRINCIPALS_FILE: principalsFile });
     await authed(coffer.url).post('/v1/keys', { alias: 'alias/abort' }).expect(201);
     const { hostname, port } = new URL(coffer.url);
     const headers = { Authorization: `Bearer ${TOKEN}`, 'X-Kms-Key-Id': 'alias/abort', 'Content-Type': 'application/octet-stream' };
@@ -176,7 +193,7 @@ describe('the service process', () => {
   });
 
   it('after kill -9, holds the audit event of every acknowledged call', async () => {
-    const env = { COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: TOKEN };
+    const env = { COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: ROOT_TOKEN, COFFER_PRINCIPALS_FILE: principalsFile };
     const first = await spawnCoffer(env);
     await authed(first.url).post('/v1/keys', { alias: 'alias/audited' }).expect(201);
     const acknowledged: string[] = [];
@@ -198,7 +215,8 @@ describe('the service process', () => {
     await first.exited;
 
     const second = await spawnCoffer(env);
-    const events = (await authed(second.url).get('/v1/audit?eventName=Encrypt&limit=100')).body.events as { requestID: string }[];
+    const audit = await request(second.url).get('/v1/audit?eventName=Encrypt&limit=100').set('Authorization', `Bearer ${ROOT_TOKEN}`);
+    const events = audit.body.events as { requestID: string }[];
     const audited = new Set(events.map((e) => e.requestID));
     expect(acknowledged.filter((id) => !audited.has(id))).toEqual([]);
     second.child.kill('SIGTERM');

@@ -2,7 +2,6 @@ import { KMS } from '@aws-sdk/client-kms';
 import { CommitmentPolicy, KmsKeyringNode, buildClient } from '@aws-crypto/client-node';
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
-import { credentialsIn } from '../support/credentials';
 import { api, binaryBody, metricValue } from '../support/http';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
@@ -125,7 +124,7 @@ describe('/v1/envelope', () => {
   });
 
   it('interoperates with @aws-crypto/client-node used on its own through the KMS endpoint', async () => {
-    const kms = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: credentialsIn(coffer.dataDir) });
+    const kms = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: coffer.credentials });
     const keyring = new KmsKeyringNode({ generatorKeyId: keyArn, clientProvider: () => kms });
     const sdk = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
     const plaintext = randomBytes(20_000);

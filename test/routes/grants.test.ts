@@ -29,7 +29,7 @@ const policy = (...Statement: object[]) => ({ Version: '2012-10-17', Statement }
 const allow = (Action: string | string[], Resource = '*') => policy({ Effect: 'Allow', Action, Resource });
 
 async function principal(name: string, identity?: object): Promise<Issued> {
-  const res = await api(coffer).post('/v1/principals', identity ? { name, policy: identity } : { name });
+  const res = await api(coffer, coffer.rootToken).post('/v1/principals', identity ? { name, policy: identity } : { name });
   expect(res.status).toBe(201);
   return res.body as Issued;
 }
@@ -334,7 +334,7 @@ describe('grants over REST and the KMS endpoint', () => {
     const key = await newKey();
     const made = await grant(key.keyId, { granteePrincipal: ACCOUNT_ROOT, operations: ['Encrypt'], name: 'audited' });
     await api(coffer).post('/v1/grants/retire', { grantToken: made.grantToken }).expect(204);
-    const events = (await api(coffer).get('/v1/audit?keyId=' + key.keyId + '&limit=10')).body.events as {
+    const events = (await api(coffer, coffer.rootToken).get('/v1/audit?keyId=' + key.keyId + '&limit=10')).body.events as {
       eventName: string;
       requestParameters: Record<string, unknown>;
     }[];

@@ -5,7 +5,6 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { AwsKms } from '../../src/services/kms/aws/aws-kms';
-import { credentialsIn } from '../support/credentials';
 import { metricValue } from '../support/http';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
@@ -13,7 +12,7 @@ let coffer: RunningCoffer;
 let kms: KMS;
 beforeAll(async () => {
   coffer = await startCoffer();
-  kms = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: credentialsIn(coffer.dataDir) });
+  kms = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: coffer.credentials });
 });
 afterAll(async () => {
   kms.destroy();
@@ -61,7 +60,7 @@ describe('KMS-compatible endpoint with @aws-sdk/client-kms', () => {
   });
 
   it('serves the region it is configured for: a request signed for another sees none of its keys', async () => {
-    const elsewhere = new KMS({ endpoint: coffer.url, region: 'eu-west-1', credentials: credentialsIn(coffer.dataDir), maxAttempts: 1 });
+    const elsewhere = new KMS({ endpoint: coffer.url, region: 'eu-west-1', credentials: coffer.credentials, maxAttempts: 1 });
     const err = (await elsewhere.listKeys({}).catch((e: unknown) => e)) as Error;
     expect([err.name, err.message]).toEqual([
       'InvalidSignatureException',
@@ -71,7 +70,7 @@ describe('KMS-compatible endpoint with @aws-sdk/client-kms', () => {
   });
 
   it('refuses a bad signature, an unknown access key, a stale date and no signature', async () => {
-    const good = credentialsIn(coffer.dataDir);
+    const good = coffer.credentials;
     const wrongSecret = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: { ...good, secretAccessKey: 'wrong' } });
     expect(await nameOf(wrongSecret.listKeys({}))).toBe('InvalidSignatureException');
     const unknown = new KMS({
@@ -96,7 +95,7 @@ describe('KMS-compatible endpoint with @aws-sdk/client-kms', () => {
 
   it('names unknown operations and malformed bodies, signed as the SDK signs', async () => {
     const rewriting = (change: (r: { headers: Record<string, string>; body: unknown }) => void) => {
-      const client = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: credentialsIn(coffer.dataDir) });
+      const client = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: coffer.credentials });
       // The build step runs before signing, so the altered request is correctly signed.
       client.middlewareStack.add(
         (next) => async (args) => {
@@ -125,7 +124,7 @@ describe('KMS-compatible endpoint facing malformed input', () => {
   async function sendSigned(rawPath: string, query: Record<string, string>, target = 'TrentService.ListKeys') {
     const url = new URL(coffer.url);
     const body = '{}';
-    const signer = new SignatureV4({ service: 'kms', region: 'us-east-1', credentials: credentialsIn(coffer.dataDir), sha256: Sha256 });
+    const signer = new SignatureV4({ service: 'kms', region: 'us-east-1', credentials: coffer.credentials, sha256: Sha256 });
     const signed = await signer.sign({
       method: 'POST',
       protocol: 'http:',

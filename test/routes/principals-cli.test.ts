@@ -3,7 +3,6 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { credentialsIn } from '../support/credentials';
 import { api } from '../support/http';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
@@ -55,7 +54,7 @@ const policy = (Statement: object[]) => ({ Version: '2012-10-17', Statement });
 it('decides the policy matrix alike for the real AWS CLI: action, key, context condition, explicit deny, key policy', async () => {
   expect(existsSync(CLI)).toBe(true); // .ci/run installs it
   const principal = async (name: string, statements: object[]) =>
-    (await api(coffer).post('/v1/principals', { name, policy: policy(statements) })).body as {
+    (await api(coffer, coffer.rootToken).post('/v1/principals', { name, policy: policy(statements) })).body as {
       accessKeyId: string;
       secretAccessKey: string;
       arn: string;
@@ -78,7 +77,7 @@ it('decides the policy matrix alike for the real AWS CLI: action, key, context c
   expect(await cliEncrypt(denied, keyB.keyId)).toBe('AccessDeniedException');
 
   // A key policy that names a principal allows it without any identity policy; its Deny beats an Allow.
-  const bare = (await api(coffer).post('/v1/principals', { name: 'cli-bare' })).body as {
+  const bare = (await api(coffer, coffer.rootToken).post('/v1/principals', { name: 'cli-bare' })).body as {
     accessKeyId: string;
     secretAccessKey: string;
     arn: string;
@@ -98,9 +97,10 @@ it('decides the policy matrix alike for the real AWS CLI: action, key, context c
 }, 120_000);
 
 it('decides grants alike for the real AWS CLI: create, use within the constraint, explicit deny, list, retire, revoke', async () => {
-  const root = credentialsIn(coffer.dataDir);
+  const operator = coffer.credentials; // a principal allowed kms:*: granting needs no root
   const issued = async (name: string, statements?: object[]) =>
-    (await api(coffer).post('/v1/principals', statements ? { name, policy: policy(statements) } : { name })).body as Credentials & {
+    (await api(coffer, coffer.rootToken).post('/v1/principals', statements ? { name, policy: policy(statements) } : { name }))
+      .body as Credentials & {
       arn: string;
     };
   const grantee = await issued('cli-grantee');
@@ -111,7 +111,7 @@ it('decides grants alike for the real AWS CLI: create, use within the constraint
     const args = ['kms', 'create-grant', '--key-id', keyA.arn, '--grantee-principal', who.arn, '--operations', 'Encrypt', 'Decrypt'];
     args.push('--constraints', 'EncryptionContextSubset={project=workshop}', '--output', 'json');
     if (retiring) args.push('--retiring-principal', retiring);
-    const r = await cli(root, args);
+    const r = await cli(operator, args);
     expect(r.ok).toBe(true);
     return JSON.parse(r.out) as { GrantId: string; GrantToken: string };
   };
@@ -122,13 +122,13 @@ it('decides grants alike for the real AWS CLI: create, use within the constraint
   expect(await cliEncrypt(grantee, keyB.keyId, 'project=workshop')).toBe('AccessDeniedException');
   expect(await cliEncrypt(denied, keyA.keyId, 'project=workshop')).toBe('AccessDeniedException');
 
-  const listed = await cli(root, ['kms', 'list-grants', '--key-id', keyA.keyId, '--output', 'json']);
+  const listed = await cli(operator, ['kms', 'list-grants', '--key-id', keyA.keyId, '--output', 'json']);
   const grants = (JSON.parse(listed.out) as { Grants: { GrantId: string; GranteePrincipal: string; Operations: string[] }[] }).Grants;
   expect(grants.find((g) => g.GrantId === made.GrantId)).toMatchObject({
     GranteePrincipal: grantee.arn,
     Operations: ['Encrypt', 'Decrypt'],
   });
-  const retirable = await cli(root, ['kms', 'list-retirable-grants', '--retiring-principal', grantee.arn, '--output', 'json']);
+  const retirable = await cli(operator, ['kms', 'list-retirable-grants', '--retiring-principal', grantee.arn, '--output', 'json']);
   expect((JSON.parse(retirable.out) as { Grants: { GrantId: string }[] }).Grants.map((g) => g.GrantId)).toEqual([made.GrantId]);
 
   // The grantee is its own retiring principal here, so it may retire the grant; then it may not encrypt.
@@ -138,6 +138,6 @@ it('decides grants alike for the real AWS CLI: create, use within the constraint
   expect((await cli(grantee, ['kms', 'revoke-grant', '--key-id', keyA.keyId, '--grant-id', again.GrantId])).out).toBe(
     'AccessDeniedException',
   );
-  expect((await cli(root, ['kms', 'revoke-grant', '--key-id', keyA.keyId, '--grant-id', again.GrantId])).ok).toBe(true);
+  expect((await cli(operator, ['kms', 'revoke-grant', '--key-id', keyA.keyId, '--grant-id', again.GrantId])).ok).toBe(true);
   expect(await cliEncrypt(grantee, keyA.keyId, 'project=workshop')).toBe('AccessDeniedException');
 }, 120_000);

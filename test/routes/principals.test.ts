@@ -2,7 +2,6 @@ import { KMS } from '@aws-sdk/client-kms';
 import { mkdirSync, renameSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
-import { credentialsIn } from '../support/credentials';
 import { api, b64, metricValue } from '../support/http';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
@@ -24,7 +23,7 @@ const JSON_TYPE = { 'Content-Type': 'application/json' };
 const as = (token: string) => api(coffer, token);
 
 async function principal(name: string, policy?: object): Promise<Issued> {
-  const res = await api(coffer).post('/v1/principals', policy ? { name, policy } : { name });
+  const res = await api(coffer, coffer.rootToken).post('/v1/principals', policy ? { name, policy } : { name });
   expect(res.status).toBe(201);
   return res.body as Issued;
 }
@@ -44,7 +43,7 @@ describe('principals over REST', () => {
       accessKeyId: expect.stringMatching(/^AKIA[A-Z2-7]{16}$/),
       secretAccessKey: expect.any(String),
     });
-    const described = await api(coffer).get('/v1/principals/alice');
+    const described = await api(coffer, coffer.rootToken).get('/v1/principals/alice');
     expect(described.body).toEqual({
       name: 'alice',
       arn: issued.arn,
@@ -53,17 +52,17 @@ describe('principals over REST', () => {
       hasPolicy: false,
     });
     expect(JSON.stringify(described.body)).not.toContain(issued.token);
-    const listed = await api(coffer).get('/v1/principals');
+    const listed = await api(coffer, coffer.rootToken).get('/v1/principals');
     expect(listed.body.principals.map((p: { name: string }) => p.name)).toContain('alice');
   });
 
   it('refuses a taken name, a bad name, an unknown principal and a malformed policy, saying where', async () => {
     await principal('bob');
-    expect((await api(coffer).post('/v1/principals', { name: 'bob' })).body.code).toBe('AlreadyExistsException');
-    expect((await api(coffer).post('/v1/principals', { name: 'root' })).body.code).toBe('ValidationException');
-    expect((await api(coffer).post('/v1/principals', { name: 'has space' })).status).toBe(400);
-    expect((await api(coffer).get('/v1/principals/nobody')).status).toBe(404);
-    const bad = await api(coffer).put('/v1/principals/bob/policy', {
+    expect((await api(coffer, coffer.rootToken).post('/v1/principals', { name: 'bob' })).body.code).toBe('AlreadyExistsException');
+    expect((await api(coffer, coffer.rootToken).post('/v1/principals', { name: 'root' })).body.code).toBe('ValidationException');
+    expect((await api(coffer, coffer.rootToken).post('/v1/principals', { name: 'has space' })).status).toBe(400);
+    expect((await api(coffer, coffer.rootToken).get('/v1/principals/nobody')).status).toBe(404);
+    const bad = await api(coffer, coffer.rootToken).put('/v1/principals/bob/policy', {
       Version: '2012-10-17',
       Statement: [{ Effect: 'Allow', Action: 'kms:Encrypt' }],
     });
@@ -72,20 +71,20 @@ describe('principals over REST', () => {
       'MalformedPolicyDocumentException',
       'Statement[0]: needs exactly one of Resource and NotResource',
     ]);
-    expect((await api(coffer).get('/v1/principals/bob/policy')).status).toBe(404);
+    expect((await api(coffer, coffer.rootToken).get('/v1/principals/bob/policy')).status).toBe(404);
   });
 
   it('stops old credentials at once when they are rotated, and all of them when the principal is deleted', async () => {
     const old = await principal('carol', allow('kms:ListKeys'));
     expect((await as(old.token).get('/v1/keys')).status).toBe(200);
-    const fresh = (await api(coffer).post('/v1/principals/carol/credentials')).body as Issued;
+    const fresh = (await api(coffer, coffer.rootToken).post('/v1/principals/carol/credentials')).body as Issued;
     expect(fresh.token).not.toBe(old.token);
     expect((await as(old.token).get('/v1/keys')).status).toBe(401);
     expect((await as(fresh.token).get('/v1/keys')).status).toBe(200);
     const wire = (key: Issued) => new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: key, maxAttempts: 1 });
     await expect(wire(old).listKeys({})).rejects.toMatchObject({ name: 'UnrecognizedClientException' });
     await expect(wire(fresh).listKeys({})).resolves.toHaveProperty('Keys');
-    await api(coffer).delete('/v1/principals/carol').expect(204);
+    await api(coffer, coffer.rootToken).delete('/v1/principals/carol').expect(204);
     expect((await as(fresh.token).get('/v1/keys')).status).toBe(401);
     await expect(wire(fresh).listKeys({})).rejects.toMatchObject({ name: 'UnrecognizedClientException' });
   });
@@ -290,7 +289,7 @@ describe('the audit trail', () => {
       .post('/v1/datakeys', { keyId: key.keyId, keySpec: 'AES_256', encryptionContext: { project: 'no' } })
       .set('X-Request-Id', 'audit-no');
     expect(no.status).toBe(403);
-    const page = (await api(coffer).get(`/v1/audit?principal=audited&keyId=${key.keyId}`)).body;
+    const page = (await api(coffer, coffer.rootToken).get(`/v1/audit?principal=audited&keyId=${key.keyId}`)).body;
     expect(page.events.map((e: { requestID: string; errorCode?: string }) => [e.requestID, e.errorCode ?? 'ok'])).toEqual([
       ['audit-no', 'AccessDeniedException'],
       ['audit-ok', 'ok'],
@@ -311,20 +310,24 @@ describe('the audit trail', () => {
   it('filters by event name and time, and pages newest first', async () => {
     const since = new Date().toISOString();
     for (let i = 0; i < 3; i++) await api(coffer).post('/v1/random', { numberOfBytes: 4 }).set('X-Request-Id', `page-${i}`);
-    const first = (await api(coffer).get(`/v1/audit?eventName=GenerateRandom&since=${since}&limit=2`)).body;
+    const first = (await api(coffer, coffer.rootToken).get(`/v1/audit?eventName=GenerateRandom&since=${since}&limit=2`)).body;
     expect(first.events.map((e: { requestID: string }) => e.requestID)).toEqual(['page-2', 'page-1']);
     expect(first.truncated).toBe(true);
-    const second = (await api(coffer).get(`/v1/audit?eventName=GenerateRandom&since=${since}&limit=2&marker=${first.nextMarker}`)).body;
+    const second = (
+      await api(coffer, coffer.rootToken).get(`/v1/audit?eventName=GenerateRandom&since=${since}&limit=2&marker=${first.nextMarker}`)
+    ).body;
     expect(second.events.map((e: { requestID: string }) => e.requestID)).toEqual(['page-0']);
     expect(second.truncated).toBe(false);
-    expect((await api(coffer).get('/v1/audit?since=yesterday')).status).toBe(400);
-    expect((await api(coffer).get(`/v1/audit?eventName=GenerateRandom&until=${since}&since=${since}`)).body.events).toEqual([]);
+    expect((await api(coffer, coffer.rootToken).get('/v1/audit?since=yesterday')).status).toBe(400);
+    expect(
+      (await api(coffer, coffer.rootToken).get(`/v1/audit?eventName=GenerateRandom&until=${since}&since=${since}`)).body.events,
+    ).toEqual([]);
   });
 
   it('records principal changes, with the policy but never the credentials', async () => {
     const who = await principal('changed');
-    await api(coffer).put('/v1/principals/changed/policy', allow('kms:ListKeys')).set(JSON_TYPE).expect(204);
-    const events = (await api(coffer).get('/v1/audit?principal=arn:aws:iam::111122223333:root&limit=20')).body.events as {
+    await api(coffer, coffer.rootToken).put('/v1/principals/changed/policy', allow('kms:ListKeys')).set(JSON_TYPE).expect(204);
+    const events = (await api(coffer, coffer.rootToken).get('/v1/audit?principal=arn:aws:iam::111122223333:root&limit=20')).body.events as {
       eventName: string;
       eventSource: string;
       requestParameters: { name?: string };
@@ -360,7 +363,7 @@ describe('least privilege at its edges', () => {
     const res = await as(creator.token).post('/v1/principals', { name: 'escalated', policy: allow('*') });
     expect([res.status, res.body.code]).toEqual([403, 'AccessDeniedException']);
     expect(res.body.message).toContain('coffer:PutPrincipalPolicy');
-    expect((await api(coffer).get('/v1/principals/escalated')).status).toBe(404);
+    expect((await api(coffer, coffer.rootToken).get('/v1/principals/escalated')).status).toBe(404);
   });
 
   it('serves no cached data key once the policy that made it is gone, nor to a principal recreated under the name', async () => {
@@ -368,9 +371,9 @@ describe('least privilege at its edges', () => {
     const message = await envelope(who.token, Buffer.from('kept'));
     expect(message.status).toBe(200);
     expect((await envelope(who.token, Buffer.from('again'))).status).toBe(200); // a cache hit
-    await api(coffer).put('/v1/principals/cached/policy', allow('kms:ListKeys')).expect(204);
+    await api(coffer, coffer.rootToken).put('/v1/principals/cached/policy', allow('kms:ListKeys')).expect(204);
     expect((await envelope(who.token, Buffer.from('after'))).body.toString()).toContain('AccessDeniedException');
-    await api(coffer).delete('/v1/principals/cached').expect(204);
+    await api(coffer, coffer.rootToken).delete('/v1/principals/cached').expect(204);
     const again = await principal('cached');
     const decrypted = await envelope(again.token, message.body as Buffer, '/v1/envelope/decrypt');
     expect([decrypted.status, decrypted.body.toString()]).toEqual([403, expect.stringContaining('AccessDeniedException')]);
@@ -393,7 +396,10 @@ describe('least privilege at its edges', () => {
     const k = (await api(coffer).post('/v1/keys', {})).body.keyMetadata;
     const narrow = await principal('narrow', allow(['kms:DisableKey', 'kms:CreateAlias', 'kms:DescribeKey'], ['*']));
     await as(narrow.token).post(`/v1/keys/${k.keyId}/disable`).set('X-Request-Id', 'one-disable').expect(204);
-    const events = (await api(coffer).get('/v1/audit?principal=narrow')).body.events as { requestID: string; eventName: string }[];
+    const events = (await api(coffer, coffer.rootToken).get('/v1/audit?principal=narrow')).body.events as {
+      requestID: string;
+      eventName: string;
+    }[];
     expect(events.filter((e) => e.requestID === 'one-disable').map((e) => e.eventName)).toEqual(['DisableKey']);
     const alias = await as(narrow.token).post('/v1/aliases', { aliasName: 'alias/narrow', targetKeyId: k.keyId });
     expect([alias.status, alias.body]).toEqual([
@@ -427,12 +433,12 @@ describe('least privilege at its edges', () => {
 
   it('refuses a principal name another holds in another case, and any case of root', async () => {
     await principal('casey');
-    expect((await api(coffer).post('/v1/principals', { name: 'Casey' })).body.code).toBe('AlreadyExistsException');
-    expect((await api(coffer).post('/v1/principals', { name: 'ROOT' })).body.code).toBe('ValidationException');
+    expect((await api(coffer, coffer.rootToken).post('/v1/principals', { name: 'Casey' })).body.code).toBe('AlreadyExistsException');
+    expect((await api(coffer, coffer.rootToken).post('/v1/principals', { name: 'ROOT' })).body.code).toBe('ValidationException');
   });
 
   it('answers UnknownOperationException to operation names that are object properties', async () => {
-    const kms = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: credentialsIn(coffer.dataDir), maxAttempts: 1 });
+    const kms = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: coffer.credentials, maxAttempts: 1 });
     for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
       kms.middlewareStack.add(
         (next) => async (args) => {
@@ -454,13 +460,13 @@ describe('least privilege at its edges', () => {
     try {
       const res = await api(coffer).post('/v1/keys', {});
       expect([res.status, res.body.code]).toEqual([500, 'InternalError']);
-      expect((await api(coffer).post('/v1/principals', { name: 'unaudited' })).status).toBe(500);
+      expect((await api(coffer, coffer.rootToken).post('/v1/principals', { name: 'unaudited' })).status).toBe(500);
     } finally {
       rmdirSync(file);
       renameSync(`${file}.moved`, file);
     }
     expect((await api(coffer).get('/v1/keys?limit=1000')).body.keys.length).toBe(before);
-    expect((await api(coffer).get('/v1/principals/unaudited')).status).toBe(404);
+    expect((await api(coffer, coffer.rootToken).get('/v1/principals/unaudited')).status).toBe(404);
   });
 });
 
@@ -478,7 +484,7 @@ describe('key policies', () => {
     const key = (await api(coffer).post('/v1/keys', {})).body.keyMetadata;
     const initial = await api(coffer).get(`/v1/keys/${key.keyId}/policy`);
     expect(initial.body).toEqual({ Version: '2012-10-17', Id: 'key-default-1', Statement: [rootStatement] });
-    const kms = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: credentialsIn(coffer.dataDir), maxAttempts: 1 });
+    const kms = new KMS({ endpoint: coffer.url, region: 'us-east-1', credentials: coffer.credentials, maxAttempts: 1 });
     expect(await kms.listKeyPolicies({ KeyId: key.keyId })).toMatchObject({ PolicyNames: ['default'], Truncated: false });
     const replaced = keyPolicy(rootStatement, {
       Sid: 'Deny decrypt to everyone',
@@ -528,7 +534,7 @@ describe('key policies', () => {
     const identityOnly = await principal('kp-identity', everything);
     expect(await encrypt(identityOnly)).toBe('AccessDeniedException'); // no root statement: identity policies do not reach this key
     expect(
-      await api(coffer)
+      await api(coffer, coffer.rootToken)
         .post('/v1/encrypt', { keyId: key.keyId, plaintext: b64('root') })
         .then((r) => r.status),
     ).toBe(200);
@@ -546,7 +552,7 @@ describe('least privilege, second review', () => {
       const res = await as(nobody.token)[method](path);
       expect([path, res.status, res.body.code]).toEqual([path, 403, 'AccessDeniedException']);
     }
-    const events = (await api(coffer).get('/v1/audit?principal=nobody')).body.events as { errorCode?: string }[];
+    const events = (await api(coffer, coffer.rootToken).get('/v1/audit?principal=nobody')).body.events as { errorCode?: string }[];
     expect(events.map((e) => e.errorCode)).toEqual(['AccessDeniedException', 'AccessDeniedException', 'AccessDeniedException']);
   });
 

@@ -6,7 +6,6 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { S3 } from '@aws-sdk/client-s3';
 import request from 'supertest';
-import { credentialsIn } from '../support/credentials';
 import { api, binaryBody } from '../support/http';
 import { REPO_ROOT } from '../support/paths';
 import { startS3rver } from '../support/s3rver';
@@ -51,7 +50,7 @@ function ruby(
   file: string,
   context: Record<string, string> = {},
 ) {
-  const credentials = credentialsIn(coffer.dataDir);
+  const credentials = coffer.credentials;
   return run('ruby', [path.join(REPO_ROOT, 'test/fixtures', script), mode, action, 'interop', key, file], {
     env: {
       ...process.env,

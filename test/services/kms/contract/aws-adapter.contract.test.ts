@@ -1,11 +1,10 @@
 import { AwsKms } from '../../../../src/services/kms/aws/aws-kms';
-import { credentialsIn } from '../../../support/credentials';
 import { startCoffer } from '../../../support/start-coffer';
 import { keyManagementContract } from './key-management-contract';
 
 keyManagementContract('AWS SDK adapter over HTTP to the KMS-compatible endpoint', async () => {
   const coffer = await startCoffer();
-  const kms = new AwsKms({ endpoint: coffer.url, region: 'us-east-1', credentials: credentialsIn(coffer.dataDir) });
+  const kms = new AwsKms({ endpoint: coffer.url, region: 'us-east-1', credentials: coffer.credentials });
   return {
     kms,
     teardown: async () => {
