@@ -1192,6 +1192,8 @@ export interface components {
         DataKeyCacheHeader: "on" | "off";
         /** @description Page size, 1-1000 (default 100) */
         Limit: number;
+        /** @description Page size, 1-100 (default 50), as AWS's grant listings */
+        GrantLimit: number;
         /** @description The `nextMarker` of the previous page */
         Marker: string;
     };
@@ -2365,8 +2367,8 @@ export interface operations {
             query?: {
                 grantId?: components["schemas"]["GrantId"];
                 granteePrincipal?: string;
-                /** @description Page size, 1-1000 (default 100) */
-                limit?: components["parameters"]["Limit"];
+                /** @description Page size, 1-100 (default 50), as AWS's grant listings */
+                limit?: components["parameters"]["GrantLimit"];
                 /** @description The `nextMarker` of the previous page */
                 marker?: components["parameters"]["Marker"];
             };
@@ -2486,8 +2488,8 @@ export interface operations {
         parameters: {
             query: {
                 retiringPrincipal: string;
-                /** @description Page size, 1-1000 (default 100) */
-                limit?: components["parameters"]["Limit"];
+                /** @description Page size, 1-100 (default 50), as AWS's grant listings */
+                limit?: components["parameters"]["GrantLimit"];
                 /** @description The `nextMarker` of the previous page */
                 marker?: components["parameters"]["Marker"];
             };

@@ -261,7 +261,7 @@ export const kmsOperations: Record<string, Operation> = {
   },
   async ListGrants(kms, input) {
     const p = await kms.listGrants({
-      ...input.page(),
+      ...grantPage(input),
       keyId: input.string('KeyId'),
       grantId: input.string('GrantId', true),
       granteePrincipal: input.string('GranteePrincipal', true),
@@ -270,7 +270,7 @@ export const kmsOperations: Record<string, Operation> = {
   },
   async ListRetirableGrants(kms, input) {
     return page(
-      await kms.listRetirableGrants({ ...input.page(), retiringPrincipal: input.string('RetiringPrincipal') }),
+      await kms.listRetirableGrants({ ...grantPage(input), retiringPrincipal: input.string('RetiringPrincipal') }),
       'Grants',
       grantJson,
     );
@@ -294,6 +294,11 @@ export const kmsOperations: Record<string, Operation> = {
     return { PolicyNames: ['default'], Truncated: false };
   },
 };
+
+/** Grant listings take a Limit of 1 to 100, as AWS's. */
+function grantPage(input: WireInput) {
+  return { limit: input.int('Limit', 1, 100), marker: input.string('Marker', true) };
+}
 
 /** AWS KMS keys have one policy, named `default`. */
 function defaultPolicyName(input: WireInput): void {

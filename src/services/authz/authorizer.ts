@@ -65,10 +65,10 @@ export class Authorizer {
     const direct = verdict([keyPolicy], request, (s) => s.principals?.some((p) => p === '*' || p.toLowerCase() === me) ?? false);
     const account = verdict([keyPolicy], request, (s) => s.principals?.includes(rootArn(this.accountId)) ?? false);
     const denied = identity === 'Deny' || direct === 'Deny' || account === 'Deny';
-    const allowed =
-      direct === 'Allow' ||
-      (account === 'Allow' && identity === 'Allow') ||
-      grantAllows(grants.grants, principal.arn, action, grants.request);
+    const byGrant = grantAllows(grants.grants, principal.arn, action, grants.request);
+    // RetireGrant is the grant's to allow (its retiring principal, or its grantee): a policy's Allow does not (AWS).
+    const byPolicy = action !== 'kms:RetireGrant' && (direct === 'Allow' || (account === 'Allow' && identity === 'Allow'));
+    const allowed = byPolicy || byGrant;
     if (!denied && allowed) {
       this.metrics.authzDecisions.inc({ action, decision: 'allow' });
       return;

@@ -35,16 +35,16 @@ const TAKES_CONTEXT = new Set<string>([
  * Whether one of the key's grants allows this principal this action. A grant allows its grantee
  * the operations it lists, under its constraints; RetireGrant of a grant is also allowed to its
  * retiring principal; CreateGrant by a grant only creates grants within that grant's terms.
- * Principal ARNs compare in any case: principal names are unique whatever their case.
+ * Principal ARNs compare exactly, as the kms:GranteePrincipal condition key sees them.
  */
 export function grantAllows(grants: readonly GrantTerms[], principalArn: string, action: string, request: GrantRequest): boolean {
   const operation = action.startsWith('kms:') ? action.slice(4) : action;
-  const me = principalArn.toLowerCase();
   return grants.some((grant) => {
-    const grantee = grant.granteePrincipal.toLowerCase() === me;
-    if (operation === 'RetireGrant' && request.retiring !== undefined) {
-      if (grant.grantId !== request.retiring) return false;
-      return grant.retiringPrincipal?.toLowerCase() === me || (grantee && grant.operations.includes('RetireGrant'));
+    // Exactly as written: policies see kms:GranteePrincipal as given, so a grant must match as given.
+    const grantee = grant.granteePrincipal === principalArn;
+    if (operation === 'RetireGrant') {
+      if (request.retiring === undefined || grant.grantId !== request.retiring) return false;
+      return grant.retiringPrincipal === principalArn || (grantee && grant.operations.includes('RetireGrant'));
     }
     if (!grantee || !grant.operations.includes(operation as GrantOperation)) return false;
     if (operation === 'CreateGrant') return request.newGrant !== undefined && delegable(grant, request.newGrant);
@@ -52,9 +52,15 @@ export function grantAllows(grants: readonly GrantTerms[], principalArn: string,
   });
 }
 
-/** An encryption context as a grant constraint sees it: keys in any case, values exact. */
-function folded(context: EncryptionContext | undefined): Map<string, string> {
-  return new Map(Object.entries(context ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+/**
+ * An encryption context as a grant constraint sees it: keys in any case, values exact. Undefined
+ * when two keys differ only in case: such a context meets no constraint (neither key may stand
+ * for the other).
+ */
+function folded(context: EncryptionContext | undefined): Map<string, string> | undefined {
+  const entries = Object.entries(context ?? {});
+  const map = new Map(entries.map(([k, v]) => [k.toLowerCase(), v]));
+  return map.size === entries.length ? map : undefined;
 }
 
 function includes(whole: Map<string, string>, part: Map<string, string>): boolean {
@@ -67,11 +73,13 @@ function sameContext(a: Map<string, string>, b: Map<string, string>): boolean {
 }
 
 export function satisfies(constraints: GrantConstraints | undefined, context: EncryptionContext | undefined): boolean {
-  const given = folded(context);
   const equals = constraints?.encryptionContextEquals;
   const subset = constraints?.encryptionContextSubset;
-  if (equals && !sameContext(given, folded(equals))) return false;
-  if (subset && !includes(given, folded(subset))) return false;
+  if (!equals && !subset) return true;
+  const given = folded(context);
+  if (!given) return false;
+  if (equals && !sameContext(given, folded(equals) ?? new Map())) return false;
+  if (subset && !includes(given, folded(subset) ?? new Map())) return false;
   return true;
 }
 
@@ -87,6 +95,8 @@ function delegable(parent: GrantTerms, child: NonNullable<GrantRequest['newGrant
   const childSubset = child.constraints?.encryptionContextSubset;
   if (childEquals) return satisfies(parent.constraints, childEquals);
   // A subset constraint allows any context that contains it, so only a parent subset it contains can cover it.
-  if (!childSubset || equals) return false;
-  return subset !== undefined && includes(folded(childSubset), folded(subset));
+  if (!childSubset || equals || !subset) return false;
+  const wider = folded(childSubset);
+  const narrower = folded(subset);
+  return wider !== undefined && narrower !== undefined && includes(wider, narrower);
 }

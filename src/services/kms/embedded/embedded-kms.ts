@@ -8,7 +8,7 @@ import type * as port from '../key-management';
 import { checkKeyPolicy, defaultKeyPolicy } from '../../authz/key-policy';
 import { checkAliasName } from './alias-rules';
 import { grantToken, readGrantToken } from '../grant-token';
-import { checkGrantId, requestedGrant, sameNamedGrant, withGrant, withoutGrant } from './key-grants';
+import { checkGrantId, grantPage, requestedGrant, sameNamedGrant, withGrant, withoutGrant } from './key-grants';
 import type { GrantRecord, KeyRecord } from './key-record';
 import { BlobCipher } from './blob-cipher';
 import { createImportParameters, importedMaterialDigest, openImportToken, unwrapKeyMaterial } from './key-import';
@@ -314,11 +314,9 @@ export class EmbeddedKms implements port.KeyManagement {
     checkGrantKeyRef(input.keyId);
     if (input.grantId !== undefined) checkGrantId(input.grantId);
     const key = await this.live.read(input.keyId);
-    const grantee = input.granteePrincipal?.toLowerCase();
+    const grantee = input.granteePrincipal;
     const grants = (key.grants ?? []).filter(
-      (g) =>
-        (input.grantId === undefined || g.grantId === input.grantId) &&
-        (grantee === undefined || g.granteePrincipal.toLowerCase() === grantee),
+      (g) => (input.grantId === undefined || g.grantId === input.grantId) && (grantee === undefined || g.granteePrincipal === grantee),
     );
     return paginate(
       grants,
@@ -330,10 +328,10 @@ export class EmbeddedKms implements port.KeyManagement {
 
   async listRetirableGrants(input: Page & { retiringPrincipal: string }): Promise<Paginated<port.GrantListEntry>> {
     await this.live.sweep();
-    const retiring = input.retiringPrincipal.toLowerCase();
+    const retiring = input.retiringPrincipal;
     const entries = this.store
       .allKeys()
-      .flatMap((key) => (key.grants ?? []).filter((g) => g.retiringPrincipal?.toLowerCase() === retiring).map((g) => ({ key, g })));
+      .flatMap((key) => (key.grants ?? []).filter((g) => g.retiringPrincipal === retiring).map((g) => ({ key, g })));
     return paginate(
       entries,
       input,

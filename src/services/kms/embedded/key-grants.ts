@@ -1,6 +1,7 @@
 import { ServiceError, invalid } from '../../errors';
 import type { CreateGrantInput, EncryptionContext, GrantConstraints, GrantOperation } from '../key-management';
 import type { GrantRecord, KeyRecord } from './key-record';
+import type { Page } from '../../pagination';
 import { stateError } from './key-lifecycle';
 
 /**
@@ -45,7 +46,7 @@ function checkConstraint(member: string, context: EncryptionContext | undefined)
   const pairs = Object.entries(context);
   if (pairs.length > MAX_CONSTRAINT_PAIRS) throw invalid(`${member} holds at most ${MAX_CONSTRAINT_PAIRS} pairs`);
   for (const [k, v] of pairs) {
-    if (k.length === 0) throw invalid(`${member}: an encryption context key must not be empty`);
+    if (k.length === 0 || k.length > MAX_CONSTRAINT_VALUE) throw invalid(`${member}: a key holds 1 to ${MAX_CONSTRAINT_VALUE} characters`);
     if (v.length > MAX_CONSTRAINT_VALUE) throw invalid(`${member}: a value holds at most ${MAX_CONSTRAINT_VALUE} characters`);
   }
   return { ...context };
@@ -104,6 +105,13 @@ export function withoutGrant(key: KeyRecord, grantId: string): KeyRecord {
   const rest = grants.filter((g) => g.grantId !== grantId);
   const { grants: _dropped, ...others } = key;
   return rest.length === 0 ? others : { ...others, grants: rest };
+}
+
+/** A page of grants, as AWS bounds it: 1 to 100, 50 unless asked. */
+export function grantPage(page: Page): Page {
+  const limit = page.limit ?? 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw invalid(`Limit of a grant listing must be 1 to 100 (got ${limit})`);
+  return { ...page, limit };
 }
 
 export function checkGrantId(grantId: string): void {

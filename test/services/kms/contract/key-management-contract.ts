@@ -203,12 +203,14 @@ export function keyManagementContract(name: string, setup: () => Promise<{ kms: 
     it('creates, lists, retires and revokes grants, and refuses what a grant cannot be', async () => {
       const key = await kms.createKey({});
       const root = `arn:aws:iam::${key.awsAccountId}:root`;
+      // The principal the run over HTTP acts as (test/support/start-coffer.ts): the retiring principal of grant a.
+      const operator = `arn:aws:iam::${key.awsAccountId}:user/operator`;
       const user = `arn:aws:iam::${key.awsAccountId}:user/contract`;
       const constraints = { encryptionContextSubset: { project: 'workshop' } };
       const a = await kms.createGrant({
         keyId: key.keyId,
         granteePrincipal: user,
-        retiringPrincipal: root,
+        retiringPrincipal: operator,
         operations: ['Encrypt'],
         constraints,
       });
@@ -222,13 +224,13 @@ export function keyManagementContract(name: string, setup: () => Promise<{ kms: 
       expect(listed.items.find((g) => g.grantId === a.grantId)).toMatchObject({
         keyId: key.arn,
         granteePrincipal: user,
-        retiringPrincipal: root,
+        retiringPrincipal: operator,
         issuingAccount: root,
         operations: ['Encrypt'],
         constraints,
       });
       expect((await kms.listGrants({ keyId: key.keyId, granteePrincipal: user })).items.map((g) => g.grantId)).toEqual([a.grantId]);
-      expect((await kms.listRetirableGrants({ retiringPrincipal: root })).items.map((g) => g.grantId)).toContain(a.grantId);
+      expect((await kms.listRetirableGrants({ retiringPrincipal: operator })).items.map((g) => g.grantId)).toContain(a.grantId);
 
       await kms.retireGrant({ grantToken: a.grantToken });
       await kms.revokeGrant(key.keyId, b.grantId);
