@@ -320,7 +320,7 @@ export class EmbeddedKms implements port.KeyManagement {
     );
     return paginate(
       grants,
-      input,
+      grantPage(input),
       (g) => g.grantId,
       (g) => this.grantEntry(key, g),
     );
@@ -334,7 +334,7 @@ export class EmbeddedKms implements port.KeyManagement {
       .flatMap((key) => (key.grants ?? []).filter((g) => g.retiringPrincipal === retiring).map((g) => ({ key, g })));
     return paginate(
       entries,
-      input,
+      grantPage(input),
       ({ key, g }) => `${key.keyId}/${g.grantId}`,
       ({ key, g }) => this.grantEntry(key, g),
     );
