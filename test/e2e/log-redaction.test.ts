@@ -6,7 +6,6 @@ import path from 'node:path';
 import request from 'supertest';
 import { credentialsIn } from '../support/credentials';
 import { spawnCoffer, type CofferProcess } from '../support/spawn-coffer';
-import type { RunningCoffer } from '../support/start-coffer';
 import { runWorkshop } from '../support/workshop';
 
 const TOKEN = `redaction-test-token-${randomBytes(8).toString('hex')}`;
@@ -28,13 +27,16 @@ const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
 
 it('logs and audits a full workshop run and more, and no log, audit event or metric holds a token, customer key, secret or plaintext', async () => {
   const auth = { Authorization: `Bearer ${TOKEN}` };
-  // The S3 modes workshop (SSE-C and CSE-C with a customer key), printing its key at the end.
-  const workshop = await runWorkshop({ url: coffer.url, token: TOKEN } as RunningCoffer, 's3-encryption-modes.md', {
-    script: (blocks) => [...blocks, 'echo "CUSTOMER_KEY=$CUSTOMER_KEY"'].join('\n'),
+  // The S3 modes workshop (SSE-C and CSE-C with a customer key, as the principal it creates with
+  // the root token), printing that key and the principal's token at the end.
+  const workshop = await runWorkshop({ url: coffer.url, rootToken: TOKEN }, 's3-encryption-modes.md', {
+    script: (blocks) => [...blocks, 'echo "CUSTOMER_KEY=$CUSTOMER_KEY"', 'echo "PRINCIPAL_$AUTH"'].join('\n'),
   });
   expect(workshop.code).toBe(0);
   const customerKey = /^CUSTOMER_KEY=(\S+)$/m.exec(workshop.stdout)?.[1] ?? '';
   expect(Buffer.from(customerKey, 'base64')).toHaveLength(32);
+  const principalToken = /^PRINCIPAL_Authorization: Bearer (\S+)$/m.exec(workshop.stdout)?.[1] ?? '';
+  expect(principalToken.length).toBeGreaterThanOrEqual(20);
 
   // The same marker through every kind of plaintext-carrying route, by bearer token and by SigV4.
   const keyId = (await request(coffer.url).post('/v1/keys').set(auth).send({ alias: 'alias/redaction' })).body.keyMetadata.keyId;
@@ -81,6 +83,7 @@ it('logs and audits a full workshop run and more, and no log, audit event or met
 
   const secrets = {
     token: TOKEN,
+    'principal token': principalToken,
     'wrong token': 'not-the-token-but-secret-too',
     'customer key': customerKey,
     'customer key (hex)': Buffer.from(customerKey, 'base64').toString('hex'),

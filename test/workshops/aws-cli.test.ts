@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { runWorkshop } from '../support/workshop';
+import { rootCalls, runWorkshop } from '../support/workshop';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
 let coffer: RunningCoffer;
@@ -13,7 +13,7 @@ const CLI = '/usr/bin/aws';
 it('runs the AWS CLI workshop as written with the Debian AWS CLI', async () => {
   expect(existsSync(CLI)).toBe(true); // .ci/run installs it
   const result = await runWorkshop(coffer, 'aws-cli.md', {
-    env: { COFFER_DATA_DIR: coffer.dataDir, AWS_CONFIG_FILE: '/dev/null' },
+    env: { AWS_CONFIG_FILE: '/dev/null' },
     timeoutMs: 120000,
   });
   expect(result.code).toBe(0);
@@ -32,8 +32,10 @@ it('runs the AWS CLI workshop as written with the Debian AWS CLI', async () => {
   expect(result.stderr.replace(/.*(InvalidCiphertextException|AccessDeniedException).*\n?/g, '').trim()).toBe('');
   // The data key, the encryptions and decryptions were made by the workshop principal, not root.
   const audit = await fetch(`${coffer.url}/v1/audit?eventName=GenerateDataKey&principal=workshop`, {
-    headers: { Authorization: `Bearer ${coffer.token}` },
+    headers: { Authorization: `Bearer ${coffer.rootToken}` },
   });
   const events = ((await audit.json()) as { events: { errorCode?: string }[] }).events;
   expect(events.map((e) => e.errorCode ?? 'ok')).toEqual(['ok', 'AccessDeniedException']);
+  // Root only created workshop-admin and deleted it; workshop-admin did the rest.
+  expect(await rootCalls(coffer)).toEqual(['CreatePrincipal', 'DeletePrincipal']);
 });

@@ -1,4 +1,4 @@
-import { runWorkshop } from '../support/workshop';
+import { rootCalls, runWorkshop } from '../support/workshop';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
 let coffer: RunningCoffer;
@@ -17,14 +17,16 @@ it('runs the envelope-by-hand workshop as written', async () => {
   expect(result.stdout).toContain('Sample Secret Text to Encrypt');
   expect(result.stdout.match(/InvalidCiphertextException/g)).toHaveLength(2);
   expect(result.stdout).toContain('decrypted file matches');
+  expect(result.stdout).toContain('cleaned up');
   // Seed 004 step 2: refused until the policy is attached; the data key then made by the principal.
   expect(result.stdout).toMatch(/^AccessDeniedException$/m);
   const audit = await fetch(`${coffer.url}/v1/audit?eventName=GenerateDataKey&principal=workshop`, {
-    headers: { Authorization: `Bearer ${coffer.token}` },
+    headers: { Authorization: `Bearer ${coffer.rootToken}` },
   });
   const events = ((await audit.json()) as { events: { errorCode?: string; requestParameters: { encryptionContext?: object } }[] }).events;
   expect(events.map((e) => [e.errorCode ?? 'ok', e.requestParameters.encryptionContext])).toEqual([
     ['ok', { project: 'workshop' }],
     ['AccessDeniedException', { project: 'workshop' }],
   ]);
+  expect(await rootCalls(coffer)).toEqual(['CreatePrincipal', 'DeletePrincipal']);
 });

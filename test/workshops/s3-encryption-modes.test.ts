@@ -1,4 +1,4 @@
-import { runWorkshop } from '../support/workshop';
+import { rootCalls, runWorkshop } from '../support/workshop';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
 let coffer: RunningCoffer;
@@ -18,4 +18,5 @@ it('runs the S3 encryption modes workshop (seed 003) as written', async () => {
   expect(r.stdout).toContain('{"key":"CSE-KMS-v2","mode":"CSE-KMS","cseFormat":"v2"}');
   expect(r.stdout).toMatch(/x-cse-format: v2/i);
   expect(r.stdout).toContain('cleaned up');
+  expect(await rootCalls(coffer)).toEqual(['CreatePrincipal', 'DeletePrincipal']);
 });

@@ -1,4 +1,4 @@
-import { runWorkshop } from '../support/workshop';
+import { rootCalls, runWorkshop } from '../support/workshop';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
 let coffer: RunningCoffer;
@@ -22,4 +22,5 @@ it('runs the server-side encryption workshop (seed 000) as written, with no plai
   expect(r.stdout).toContain('are the same');
   expect(r.stdout).toContain('PendingDeletion');
   expect(r.stdout).toContain('files removed');
+  expect(await rootCalls(coffer)).toEqual(['CreatePrincipal', 'DeletePrincipal']);
 });
