@@ -4,6 +4,8 @@ import type { Config } from './config';
 import type { PinoLogger } from './logger';
 import { auditEvent, type AuditCall } from './services/audit/audit-event';
 import { AuditTrail } from './services/audit/audit-trail';
+import { DATABASE_FILE, SqliteState } from './services/state/sqlite-state';
+import { importJsonState } from './services/state/json-state-import';
 import { PrincipalService } from './services/auth/principal-service';
 import { PrincipalStore } from './services/auth/principal-store';
 import { readPrincipalsFile } from './services/auth/principals-file';
@@ -68,20 +70,23 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
 
   const rootKey = await resolveRootKey(config.dataDir, config.rootKey);
   const arnScope = { region: config.region, accountId: config.accountId };
-  const principals = new PrincipalService(
-    await PrincipalStore.open(path.join(config.dataDir, 'principals')),
-    rootKey,
-    config.accountId,
-    root.token,
-    { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey },
-  );
+  // One database holds keys, aliases, principals and the audit trail; its lock keeps a second process out.
+  const state = SqliteState.open(config.dataDir);
+  closers.push(async () => state.close());
+  const imported = await importJsonState(config.dataDir, state);
+  if (imported > 0)
+    logger.info('imported the JSON state of an earlier version into the database', { records: imported, file: DATABASE_FILE });
+  const principals = new PrincipalService(await PrincipalStore.open(state.principals), rootKey, config.accountId, root.token, {
+    accessKeyId: credentials.accessKeyId,
+    secretAccessKey: credentials.secretAccessKey,
+  });
   if (config.principalsFile) {
     const declared = await readPrincipalsFile(config.principalsFile, process.env);
     await principals.declare(declared);
     logger.info('declared principals loaded', { file: config.principalsFile, count: declared.length });
   }
-  const trail = await AuditTrail.open(path.join(config.dataDir, 'audit'));
-  closers.push(() => trail.close());
+  const trail = new AuditTrail(state.audit);
+  closers.push(() => trail.flushed());
   const scope = new RequestScope();
   const audit = (call: AuditCall, context: RequestContext) => trail.append(auditEvent(call, context, arnScope));
   const authorizer = new Authorizer(metrics, config.accountId);
@@ -100,6 +105,7 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
       accountId: config.accountId,
       rootKey,
       logger,
+      keyStorage: state.keys,
       // What time makes unusable leaves the data-key cache at once, as a disable does.
       onKeyUnusable: (keyArn) => cache?.forgetKey(keyArn),
     });

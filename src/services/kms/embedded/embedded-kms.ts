@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import path from 'node:path';
 import type { Logger } from '../../../logger';
 import { type ArnScope, aliasArn, keyArn } from '../../arn';
 import { ServiceError, invalid } from '../../errors';
@@ -14,7 +13,7 @@ import { BlobCipher } from './blob-cipher';
 import { createImportParameters, importedMaterialDigest, openImportToken, unwrapKeyMaterial } from './key-import';
 import * as lifecycle from './key-lifecycle';
 import { keyMetadata } from './key-metadata';
-import { KeyStore, type StateWriter } from './key-store';
+import { KeyStore, type KeyStateStorage } from './key-store';
 import { LiveKeys } from './live-keys';
 import { EmbeddedCryptography } from './embedded-cryptography';
 import { resolveRootKey } from '../../crypto/root-key';
@@ -28,8 +27,8 @@ export interface EmbeddedKmsOptions {
   now?: () => Date;
   /** Told the ARN of a key that time made unusable (deletion date passed, material expired). */
   onKeyUnusable?: (keyArn: string) => void;
-  /** How the state file is written (tests inject a failing disk). */
-  writeState?: StateWriter;
+  /** Where keys and aliases are kept durably (the SQLite or PostgreSQL state; tests inject a failing disk). */
+  keyStorage: KeyStateStorage;
 }
 
 /**
@@ -63,7 +62,7 @@ export class EmbeddedKms implements port.KeyManagement {
 
   static async open(options: EmbeddedKmsOptions): Promise<EmbeddedKms> {
     const rootKey = await resolveRootKey(options.dataDir, options.rootKey);
-    const store = await KeyStore.open(path.join(options.dataDir, 'kms'), options.writeState);
+    const store = await KeyStore.open(options.keyStorage);
     const kms = new EmbeddedKms(options, rootKey, store, new BlobCipher(rootKey));
     kms.live.start();
     return kms;
