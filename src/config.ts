@@ -18,6 +18,8 @@ export interface Config {
   kmsBackend: 'embedded' | 'aws';
   kmsEndpoint?: string;
   storageBackend: 'embedded' | 's3';
+  /** PostgreSQL holding the state replicas share; absent: SQLite under the data directory. */
+  databaseUrl?: string;
   s3Endpoint?: string;
   s3ForcePathStyle: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -128,6 +130,9 @@ export function loadConfig(env: Env = process.env): Config {
     kmsBackend: r.oneOf('COFFER_KMS_BACKEND', ['embedded', 'aws'] as const, 'embedded'),
     kmsEndpoint: r.optional('COFFER_KMS_ENDPOINT', urlProblem),
     storageBackend: r.oneOf('COFFER_STORAGE_BACKEND', ['embedded', 's3'] as const, 'embedded'),
+    databaseUrl: r.optional('COFFER_DATABASE_URL', (v) =>
+      /^postgres(ql)?:\/\//.test(v) && URL.canParse(v) ? undefined : 'must be a postgres:// URL',
+    ),
     s3Endpoint: r.optional('COFFER_S3_ENDPOINT', urlProblem),
     s3ForcePathStyle: r.bool('COFFER_S3_FORCE_PATH_STYLE', false),
     logLevel: r.oneOf('COFFER_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
@@ -144,6 +149,13 @@ export function loadConfig(env: Env = process.env): Config {
   };
   if ((config.rootAccessKeyId === undefined) !== (config.rootSecretAccessKey === undefined)) {
     r.problems.push('COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY: set both or neither');
+  }
+  if (config.databaseUrl !== undefined) {
+    // Replicas share keys through the database: each must unseal them with the same root key,
+    // and objects must be where every replica finds them.
+    if (config.rootKey === undefined) r.problems.push('COFFER_ROOT_KEY: required with COFFER_DATABASE_URL (every replica needs the same)');
+    if (config.storageBackend !== 's3')
+      r.problems.push('COFFER_STORAGE_BACKEND: must be s3 with COFFER_DATABASE_URL (replicas share objects there)');
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

@@ -42,6 +42,15 @@ export class PrincipalStore {
     return [...this.records.values()];
   }
 
+  /** Reads every record again (another process changed some), after the changes of this one. */
+  reload(): Promise<void> {
+    const run = this.queue.then(async () => {
+      this.records = new Map((await this.storage.load()).map((r) => [r.name, r]));
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /**
    * Applies `change` to a copy of the records and makes the copy current once it is durable.
    * `change` runs when every earlier change is done, so its checks see their results.

@@ -350,6 +350,26 @@ export class EmbeddedKms implements port.KeyManagement {
     await this.live.change(keyId, (key) => withoutGrant(key, grantId));
   }
 
+  /**
+   * Takes the records another replica changed (or all of them), forgets the materials they no
+   * longer hold, and answers the ARNs of the keys changed: their cached data keys must go too.
+   */
+  async refresh(change: { keys: string[]; aliases: string[] } | 'everything'): Promise<string[]> {
+    const { keyIds, aliasNames } =
+      change === 'everything' ? await this.store.everything() : { keyIds: change.keys, aliasNames: change.aliases };
+    const changed = await this.store.refresh(keyIds, aliasNames);
+    const arns: string[] = [];
+    for (const { before, after } of changed) {
+      if (before) {
+        const kept = new Set(after?.sealedMaterials ?? []);
+        this.cipher.forget({ ...before, sealedMaterials: before.sealedMaterials.filter((s) => !kept.has(s)) });
+      }
+      const keyId = (before ?? after)?.keyId;
+      if (keyId) arns.push(keyArn(this.scope, keyId));
+    }
+    return arns;
+  }
+
   /** The key's policy and grants, as the authorizer weighs them (it reads them on every call). */
   async keyAccess(keyId: string): Promise<{ policy: string; grants: readonly GrantRecord[] }> {
     const key = await this.live.read(keyId);

@@ -17,6 +17,8 @@ export interface KeyStateStorage {
   load(): Promise<{ keys: KeyRecord[]; aliases: [string, AliasRecord][] }>;
   /** Writes the changes in one transaction; resolves once they are durable. */
   write(changes: KeyStateChanges): Promise<void>;
+  /** The records as stored now (absent: deleted): where other processes share the storage. */
+  read?(keyIds: string[], aliasNames: string[]): Promise<KeyStateChanges>;
 }
 
 /** The reads and writes a transaction may make. Records are replaced whole, never mutated. */
@@ -145,6 +147,50 @@ export class KeyStore {
     this.pending.push(tx);
     if (!this.writing) this.writing = this.drain();
     return done.then(() => result);
+  }
+
+  /**
+   * Reads again records another process changed in a shared storage and takes them as they are
+   * stored, once no change of this process to them is waiting for its write. Answers the keys as
+   * they were before, for what must forget them (cached materials, cached data keys).
+   */
+  async refresh(keyIds: string[], aliasNames: string[]): Promise<{ before: KeyRecord | undefined; after: KeyRecord | undefined }[]> {
+    if (!this.storage.read) return [];
+    for (;;) {
+      const waits = [...keyIds.map(keySlot), ...aliasNames.map(aliasSlot)]
+        .map((slot) => this.unsettled.get(slot))
+        .filter((w) => w !== undefined);
+      if (waits.length === 0) break;
+      await Promise.allSettled(waits);
+    }
+    const stored = await this.storage.read(keyIds, aliasNames);
+    const changed = stored.keys.map(({ id, record }) => {
+      const before = this.keys.get(id);
+      if (this.unsettled.has(keySlot(id))) return { before, after: before }; // a local change since: it wins or fails on its own
+      if (record) this.keys.set(id, record);
+      else this.keys.delete(id);
+      return { before, after: record };
+    });
+    for (const { id, record } of stored.aliases) {
+      if (this.unsettled.has(aliasSlot(id))) continue;
+      if (record) this.aliasRecords.set(id, record);
+      else this.aliasRecords.delete(id);
+    }
+    return changed;
+  }
+
+  /** Whether other processes share the storage (so a record missing here may exist there). */
+  get shared(): boolean {
+    return this.storage.read !== undefined;
+  }
+
+  /** Every key id and alias name the storage holds or memory holds (to refresh everything). */
+  async everything(): Promise<{ keyIds: string[]; aliasNames: string[] }> {
+    const stored = await this.storage.load();
+    return {
+      keyIds: [...new Set([...stored.keys.map((k) => k.keyId), ...this.keys.keys()])],
+      aliasNames: [...new Set([...stored.aliases.map(([name]) => name), ...this.aliasRecords.keys()])],
+    };
   }
 
   /** Resolves when no write is in flight or waiting. */
