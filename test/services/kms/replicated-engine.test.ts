@@ -33,9 +33,9 @@ async function replicas() {
   const open = async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'coffer-replica-'));
     dirs.push(dataDir);
-    let kms: EmbeddedKms | undefined;
-    const state = await PostgresState.open(url, (change) => void kms?.refresh(change).catch(() => undefined));
-    kms = await EmbeddedKms.open({
+    const late: { kms?: EmbeddedKms } = {}; // the engine, once open, takes the other replica's changes
+    const state = await PostgresState.open(url, (change) => void late.kms?.refresh(change).catch(() => undefined));
+    const kms = await EmbeddedKms.open({
       dataDir,
       region: 'us-east-1',
       accountId: '111122223333',
@@ -44,6 +44,7 @@ async function replicas() {
       now: () => new Date(clock),
       keyStorage: state.keys,
     });
+    late.kms = kms;
     return { kms, state };
   };
   const [a, b] = await Promise.all([open(), open()]);
