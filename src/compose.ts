@@ -49,9 +49,19 @@ export interface ComposedServices extends AppServices {
  * This is the only place that knows which adapter backs which port.
  */
 export async function composeServices(config: Config, logger: PinoLogger): Promise<ComposedServices> {
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    return await compose(config, logger, closers);
+  } catch (err) {
+    // A start that fails lets go of what it opened (the database and its lock, above all).
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function compose(config: Config, logger: PinoLogger, closers: (() => Promise<void>)[]): Promise<ComposedServices> {
   await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const metrics = createMetrics({ processMetrics: true });
-  const closers: (() => Promise<void>)[] = [];
 
   const root = await resolveRootToken(config.dataDir, config.rootToken);
   if (root.file) {

@@ -13,8 +13,9 @@ const invalidLookup = (message: string) => new ServiceError('ValidationException
 
 function epochDate(value: unknown, name: string): Date | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalidLookup(`${name} must be a timestamp`);
-  return new Date(value * 1000);
+  const date = typeof value === 'number' ? new Date(value * 1000) : undefined;
+  if (!date || Number.isNaN(date.getTime())) throw invalidLookup(`${name} must be a timestamp (seconds since 1970) a Date can hold`);
+  return date;
 }
 
 /** LookupAttributes as CloudTrail takes them: at most one, of the keys it documents. */

@@ -40,9 +40,17 @@ export async function openState(options: { dataDir: string; databaseUrl?: string
   }
   const sqlite = SqliteState.open(options.dataDir);
   try {
-    const imported = await importJsonState(options.dataDir, sqlite);
-    if (imported > 0)
-      logger.info('imported the JSON state of an earlier version into the database', { records: imported, file: DATABASE_FILE });
+    const outcome = await importJsonState(options.dataDir, sqlite);
+    if (outcome.records > 0) {
+      logger.info('imported the JSON state of an earlier version into the database', {
+        records: outcome.records,
+        file: DATABASE_FILE,
+        skippedAuditLines: outcome.skippedLines,
+      });
+    }
+    if (outcome.setAside.length > 0) {
+      logger.warn('JSON state files found after their import: moved aside unread', { files: outcome.setAside });
+    }
   } catch (err) {
     sqlite.close();
     throw err;

@@ -10,20 +10,23 @@ export const PG_SCHEMA: readonly string[] = [
    CREATE TABLE principals (name TEXT PRIMARY KEY, record JSONB NOT NULL, version BIGINT NOT NULL);
    CREATE TABLE audit_events (
      seq BIGSERIAL PRIMARY KEY,
-     event_id TEXT NOT NULL UNIQUE,
-     event_time TEXT NOT NULL,
+     event_id TEXT NOT NULL,
+     event_ms BIGINT NOT NULL,
      event_name TEXT NOT NULL,
      event_source TEXT NOT NULL,
      read_only BOOLEAN NOT NULL,
      principal_arn TEXT NOT NULL,
      user_name TEXT,
      access_key_id TEXT,
-     resource_arns TEXT[] NOT NULL,
-     resource_ids TEXT[] NOT NULL,
+     resource_names TEXT[] NOT NULL,
      resource_types TEXT[] NOT NULL,
      body JSONB NOT NULL
    );
+   CREATE INDEX audit_events_by_id ON audit_events (event_id);
    CREATE INDEX audit_events_by_name ON audit_events (event_name, seq);
    CREATE INDEX audit_events_by_principal ON audit_events (principal_arn, seq);
-   CREATE INDEX audit_events_by_resource_id ON audit_events USING GIN (resource_ids);`,
+   CREATE INDEX audit_events_by_user ON audit_events (user_name, seq);
+   CREATE INDEX audit_events_by_time ON audit_events (event_ms);
+   -- Every name a query may give for a resource: its ARN and each part of it after a slash.
+   CREATE INDEX audit_events_by_resource ON audit_events USING GIN (resource_names);`,
 ];

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Pool, type PoolClient } from 'pg';
 import type { AuditEvent } from '../audit/audit-event';
 import type { AuditPage, AuditQuery, AuditStorage } from '../audit/audit-trail';
+import { resourceNames } from '../audit/resource-names';
 import type { PrincipalRecord, PrincipalStorage } from '../auth/principal-store';
 import { ServiceError } from '../errors';
 import type { AliasRecord, KeyRecord } from '../kms/embedded/key-record';
@@ -296,28 +297,27 @@ class PostgresAudit implements AuditStorage {
 
   async append(events: AuditEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const columns = 12;
+    const columns = 11;
     const values: unknown[] = [];
     const rows = events.map((e, i) => {
       values.push(
         e.eventID,
-        e.eventTime,
+        Date.parse(e.eventTime),
         e.eventName,
         e.eventSource,
         e.readOnly,
         e.userIdentity.arn,
         e.userIdentity.userName ?? null,
         e.userIdentity.accessKeyId ?? null,
-        e.resources.map((r) => r.ARN),
-        e.resources.map((r) => r.ARN.slice(r.ARN.lastIndexOf('/') + 1)),
+        [...new Set(e.resources.flatMap((r) => resourceNames(r.ARN)))],
         e.resources.map((r) => r.type),
         JSON.stringify(e),
       );
       return `(${Array.from({ length: columns }, (_, c) => `$${i * columns + c + 1}`).join(', ')})`;
     });
     await this.pool.query(
-      `INSERT INTO audit_events (event_id, event_time, event_name, event_source, read_only, principal_arn, user_name, access_key_id,
-         resource_arns, resource_ids, resource_types, body) VALUES ${rows.join(', ')}`,
+      `INSERT INTO audit_events (event_id, event_ms, event_name, event_source, read_only, principal_arn, user_name, access_key_id,
+         resource_names, resource_types, body) VALUES ${rows.join(', ')}`,
       values,
     );
   }
@@ -341,12 +341,9 @@ class PostgresAudit implements AuditStorage {
       const p = param(q.principal);
       where.push(`(principal_arn = ${p} OR user_name = ${p})`);
     }
-    if (q.since !== undefined) where.push(`event_time >= ${param(q.since.toISOString())}`);
-    if (q.until !== undefined) where.push(`event_time <= ${param(q.until.toISOString())}`);
-    if (q.keyId !== undefined) {
-      const k = param(q.keyId);
-      where.push(`(${k} = ANY(resource_arns) OR ${k} = ANY(resource_ids))`);
-    }
+    if (q.since !== undefined) where.push(`event_ms >= ${param(q.since.getTime())}`);
+    if (q.until !== undefined) where.push(`event_ms <= ${param(q.until.getTime())}`);
+    if (q.keyId !== undefined) where.push(`resource_names @> ARRAY[${param(q.keyId)}::text]`);
     if (q.resourceType !== undefined) where.push(`${param(q.resourceType)} = ANY(resource_types)`);
     const sql = `SELECT body FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${param(limit + 1)}`;
     const rows = (await this.pool.query<{ body: AuditEvent }>(sql, params)).rows;

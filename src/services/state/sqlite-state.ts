@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3';
+import { chmodSync, closeSync, openSync } from 'node:fs';
 import path from 'node:path';
+import { resourceNames } from '../audit/resource-names';
 import type { AuditEvent } from '../audit/audit-event';
 import type { AuditPage, AuditQuery, AuditStorage } from '../audit/audit-trail';
 import type { PrincipalRecord, PrincipalStorage } from '../auth/principal-store';
@@ -37,6 +39,9 @@ export class SqliteState {
 
   static open(dataDir: string): SqliteState {
     const file = path.join(dataDir, DATABASE_FILE);
+    // Owner only, as every secret beside it: it holds token hashes, sealed materials and the trail.
+    closeSync(openSync(file, 'a', 0o600));
+    chmodSync(file, 0o600);
     const db = new Database(file);
     try {
       // The locking mode comes first: in WAL mode it then keeps the wal-index in memory, never in a shared file.
@@ -44,7 +49,10 @@ export class SqliteState {
       db.pragma('busy_timeout = 0');
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
+      // 64 MiB of pages: the audit trail's indexes stay in memory as it grows.
+      db.pragma('cache_size = -65536');
       db.exec('BEGIN EXCLUSIVE; COMMIT');
+      migrate(db);
     } catch (err) {
       db.close();
       if ((err as { code?: string }).code === 'SQLITE_BUSY') {
@@ -54,16 +62,18 @@ export class SqliteState {
       }
       throw new Error(`cannot open ${file}: ${(err as Error).message}`, { cause: err });
     }
-    migrate(db);
     return new SqliteState(db);
   }
 
-  /** Whether the database holds no record yet (a first start, or one before the JSON import). */
-  isEmpty(): boolean {
-    return !this.db.prepare('SELECT 1 FROM kms_keys UNION ALL SELECT 1 FROM principals UNION ALL SELECT 1 FROM audit_events LIMIT 1').get();
+  /** Whether the JSON files of an earlier version were imported already (they never are twice). */
+  jsonImported(): boolean {
+    return this.db.prepare("SELECT 1 FROM coffer_meta WHERE name = 'json-import'").get() !== undefined;
   }
 
-  /** Writes records read from elsewhere (the JSON files of earlier versions) in one transaction. */
+  /**
+   * Writes records read from elsewhere (the JSON files of earlier versions) in one transaction,
+   * with the mark that they were, so they are never imported again.
+   */
   importRecords(records: ImportedRecords): void {
     this.db.transaction(() => {
       this.keys.writeNow({
@@ -71,7 +81,8 @@ export class SqliteState {
         aliases: records.aliases.map(([id, record]) => ({ id, record })),
       });
       this.principals.writeNow(records.principals.map((p) => ({ id: p.name, record: p })));
-      this.audit.appendNow(records.events, true);
+      this.audit.appendNow(records.events);
+      this.db.prepare("INSERT INTO coffer_meta (name, value) VALUES ('json-import', ?)").run(new Date().toISOString());
     })();
   }
 
@@ -163,28 +174,26 @@ class SqlitePrincipals implements PrincipalStorage {
 
 class SqliteAudit implements AuditStorage {
   private readonly insertEvent;
-  private readonly insertResource;
+  private readonly insertName;
 
   constructor(private readonly db: Database.Database) {
     this.insertEvent = db.prepare(
-      `INSERT INTO audit_events (event_id, event_time, event_name, event_source, read_only, principal_arn, user_name, access_key_id, body)
-       VALUES (@eventId, @eventTime, @eventName, @eventSource, @readOnly, @principalArn, @userName, @accessKeyId, @body)`,
+      `INSERT INTO audit_events (event_id, event_ms, event_name, event_source, read_only, principal_arn, user_name, access_key_id, body)
+       VALUES (@eventId, @eventMs, @eventName, @eventSource, @readOnly, @principalArn, @userName, @accessKeyId, @body)`,
     );
-    this.insertResource = db.prepare('INSERT INTO audit_resources (seq, arn, resource_id, type) VALUES (?, ?, ?, ?)');
+    this.insertName = db.prepare('INSERT OR IGNORE INTO audit_resource_names (name, seq, type) VALUES (?, ?, ?)');
   }
 
   async append(events: AuditEvent[]): Promise<void> {
     this.appendNow(events);
   }
 
-  /** `importing`: an event already held (a repeated import) is skipped, not an error. */
-  appendNow(events: AuditEvent[], importing = false): void {
+  appendNow(events: AuditEvent[]): void {
     this.db.transaction(() => {
       for (const e of events) {
-        if (importing && this.db.prepare('SELECT 1 FROM audit_events WHERE event_id = ?').get(e.eventID)) continue;
         const { lastInsertRowid } = this.insertEvent.run({
           eventId: e.eventID,
-          eventTime: e.eventTime,
+          eventMs: Date.parse(e.eventTime),
           eventName: e.eventName,
           eventSource: e.eventSource,
           readOnly: e.readOnly ? 1 : 0,
@@ -193,11 +202,12 @@ class SqliteAudit implements AuditStorage {
           accessKeyId: e.userIdentity.accessKeyId ?? null,
           body: JSON.stringify(e),
         });
-        for (const r of e.resources) this.insertResource.run(lastInsertRowid, r.ARN, r.ARN.slice(r.ARN.lastIndexOf('/') + 1), r.type);
+        for (const r of e.resources) for (const name of resourceNames(r.ARN)) this.insertName.run(name, lastInsertRowid, r.type);
       }
     })();
   }
 
+  /** Each filter narrows by an index; events are read newest first, a page at a time. */
   async query(q: AuditQuery): Promise<AuditPage> {
     const limit = pageSize({ limit: q.limit ?? 50 });
     const where: string[] = [];
@@ -208,7 +218,7 @@ class SqliteAudit implements AuditStorage {
     };
     if (q.marker !== undefined) {
       const after = this.db
-        .prepare<[string], { seq: number }>('SELECT seq FROM audit_events WHERE event_id = ?')
+        .prepare<[string], { seq: number }>('SELECT max(seq) AS seq FROM audit_events WHERE event_id = ?')
         .get(decodeMarker(q.marker));
       add('e.seq < ?', after?.seq ?? 0);
     }
@@ -217,13 +227,17 @@ class SqliteAudit implements AuditStorage {
     if (q.eventSource !== undefined) add('e.event_source = ?', q.eventSource);
     if (q.readOnly !== undefined) add('e.read_only = ?', q.readOnly ? 1 : 0);
     if (q.accessKeyId !== undefined) add('e.access_key_id = ?', q.accessKeyId);
-    if (q.principal !== undefined) add('(e.principal_arn = ? OR e.user_name = ?)', q.principal, q.principal);
-    // Event times are ISO 8601 in UTC with milliseconds: they order as text.
-    if (q.since !== undefined) add('e.event_time >= ?', q.since.toISOString());
-    if (q.until !== undefined) add('e.event_time <= ?', q.until.toISOString());
-    if (q.keyId !== undefined)
-      add('EXISTS (SELECT 1 FROM audit_resources r WHERE r.seq = e.seq AND (r.arn = ? OR r.resource_id = ?))', q.keyId, q.keyId);
-    if (q.resourceType !== undefined) add('EXISTS (SELECT 1 FROM audit_resources r WHERE r.seq = e.seq AND r.type = ?)', q.resourceType);
+    if (q.principal !== undefined) {
+      add(
+        'e.seq IN (SELECT seq FROM audit_events WHERE principal_arn = ? UNION SELECT seq FROM audit_events WHERE user_name = ?)',
+        q.principal,
+        q.principal,
+      );
+    }
+    if (q.since !== undefined) add('e.event_ms >= ?', q.since.getTime());
+    if (q.until !== undefined) add('e.event_ms <= ?', q.until.getTime());
+    if (q.keyId !== undefined) add('e.seq IN (SELECT seq FROM audit_resource_names WHERE name = ?)', q.keyId);
+    if (q.resourceType !== undefined) add('e.seq IN (SELECT seq FROM audit_resource_names WHERE type = ?)', q.resourceType);
     const sql = `SELECT body FROM audit_events e ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY e.seq DESC LIMIT ?`;
     const rows = this.db.prepare<(string | number)[], { body: string }>(sql).all(...params, limit + 1);
     const events = rows.slice(0, limit).map((r) => JSON.parse(r.body) as AuditEvent);
