@@ -42,7 +42,6 @@ export async function run(): Promise<void> {
     COFFER_S3_FORCE_PATH_STYLE: 'true',
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    COFFER_LOG_LEVEL: 'warn',
   };
   const [a, b] = await Promise.all(dirs.map((dir) => startServerProcess(dir, env)));
   try {
