@@ -22,6 +22,7 @@ import { EnvelopeService } from '../src/services/envelope/envelope-service';
 import { EmbeddedKms } from '../src/services/kms/embedded/embedded-kms';
 import type { KeyManagement } from '../src/services/kms/key-management';
 import { createMetrics } from '../src/services/metrics';
+import { SqliteState } from '../src/services/state/sqlite-state';
 import { fmt, generated, label, pipeThrough, sink, throughput } from './measure';
 import { BENCH_TOKEN as TOKEN, startServerProcess } from './server-process';
 
@@ -190,7 +191,14 @@ export async function run(): Promise<void> {
   );
 
   console.log('\np50 latency of 200 encryptions of 1 KiB, KMS latency 20 ms injected (service layer)');
-  const kms = await EmbeddedKms.open({ dataDir, region: 'us-east-1', accountId: '111122223333', logger: silentLogger });
+  const state = SqliteState.open(dataDir);
+  const kms = await EmbeddedKms.open({
+    dataDir,
+    region: 'us-east-1',
+    accountId: '111122223333',
+    logger: silentLogger,
+    keyStorage: state.keys,
+  });
   const slow = withLatency(kms, 20);
   const metrics = createMetrics();
   for (const [useCache, concurrency] of [
@@ -206,5 +214,6 @@ export async function run(): Promise<void> {
     cache.close();
   }
   await kms.close();
+  state.close();
   rmSync(dataDir, { recursive: true, force: true });
 }

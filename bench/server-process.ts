@@ -7,6 +7,7 @@ export const BENCH_TOKEN = 'bench-token-0123456789abcdef';
 /** Starts the built service (`dist/src/main.js`) as a child, so its own peak RSS can be read. */
 export async function startServerProcess(
   dataDir: string,
+  env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; url: string; peakRssMiB: () => number; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [path.resolve(__dirname, '../src/main.js')], {
     env: {
@@ -16,6 +17,7 @@ export async function startServerProcess(
       COFFER_DATA_DIR: dataDir,
       COFFER_ROOT_TOKEN: BENCH_TOKEN,
       COFFER_LOG_LEVEL: 'info',
+      ...env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -4,6 +4,8 @@ import type { Config } from './config';
 import type { PinoLogger } from './logger';
 import { auditEvent, type AuditCall } from './services/audit/audit-event';
 import { AuditTrail } from './services/audit/audit-trail';
+import { openState } from './services/state/open-state';
+import { isServiceError } from './services/errors';
 import { PrincipalService } from './services/auth/principal-service';
 import { PrincipalStore } from './services/auth/principal-store';
 import { readPrincipalsFile } from './services/auth/principals-file';
@@ -47,9 +49,19 @@ export interface ComposedServices extends AppServices {
  * This is the only place that knows which adapter backs which port.
  */
 export async function composeServices(config: Config, logger: PinoLogger): Promise<ComposedServices> {
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    return await compose(config, logger, closers);
+  } catch (err) {
+    // A start that fails lets go of what it opened (the database and its lock, above all).
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function compose(config: Config, logger: PinoLogger, closers: (() => Promise<void>)[]): Promise<ComposedServices> {
   await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const metrics = createMetrics({ processMetrics: true });
-  const closers: (() => Promise<void>)[] = [];
 
   const root = await resolveRootToken(config.dataDir, config.rootToken);
   if (root.file) {
@@ -68,20 +80,25 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
 
   const rootKey = await resolveRootKey(config.dataDir, config.rootKey);
   const arnScope = { region: config.region, accountId: config.accountId };
-  const principals = new PrincipalService(
-    await PrincipalStore.open(path.join(config.dataDir, 'principals')),
-    rootKey,
-    config.accountId,
-    root.token,
-    { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey },
-  );
+  // One database holds keys, aliases, principals and the audit trail: SQLite (locked by this
+  // process) or PostgreSQL (shared by replicas).
+  const state = await openState({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
+  closers.push(() => state.close());
+  const principals = new PrincipalService(await PrincipalStore.open(state.principals), rootKey, config.accountId, root.token, {
+    accessKeyId: credentials.accessKeyId,
+    secretAccessKey: credentials.secretAccessKey,
+  });
   if (config.principalsFile) {
     const declared = await readPrincipalsFile(config.principalsFile, process.env);
-    await principals.declare(declared);
+    // Replicas starting together declare the same principals: one that lost the race reads theirs and declares again.
+    await retryingConflicts(
+      () => principals.declare(declared),
+      () => principals.reload(),
+    );
     logger.info('declared principals loaded', { file: config.principalsFile, count: declared.length });
   }
-  const trail = await AuditTrail.open(path.join(config.dataDir, 'audit'));
-  closers.push(() => trail.close());
+  const trail = new AuditTrail(state.audit);
+  closers.push(() => trail.flushed());
   const scope = new RequestScope();
   const audit = (call: AuditCall, context: RequestContext) => trail.append(auditEvent(call, context, arnScope));
   const authorizer = new Authorizer(metrics, config.accountId);
@@ -92,6 +109,7 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
     : null;
 
   let rawKms: KeyManagement;
+  let embeddedKms: EmbeddedKms | undefined;
   let keyAccess: AuthorizedKmsDeps['keyAccess'];
   if (config.kmsBackend === 'embedded') {
     const embedded = await EmbeddedKms.open({
@@ -100,11 +118,13 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
       accountId: config.accountId,
       rootKey,
       logger,
+      keyStorage: state.keys,
       // What time makes unusable leaves the data-key cache at once, as a disable does.
       onKeyUnusable: (keyArn) => cache?.forgetKey(keyArn),
     });
     closers.push(() => embedded.close());
     rawKms = embedded;
+    embeddedKms = embedded;
     // Coffer enforces the key policies and grants it keeps; AWS KMS enforces its own.
     keyAccess = (keyArn) => embedded.keyAccess(keyArn);
   } else {
@@ -113,6 +133,14 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
     closers.push(async () => aws.close());
     rawKms = aws;
   }
+  // Another replica's change reaches this one's memory, and its cached data keys, at once.
+  state.onRemoteChange((change) => {
+    const keys = change === 'everything' || change.keys.length + change.aliases.length > 0;
+    void Promise.all([
+      keys ? embeddedKms?.refresh(change).then((arns) => arns.forEach((arn) => cache?.forgetKey(arn))) : undefined,
+      change === 'everything' || change.principals.length > 0 ? principals.reload() : undefined,
+    ]).catch((err: unknown) => logger.error("could not take another replica's change", { error: (err as Error).message }));
+  });
   // Authorized for the request's principal and audited, then counted: a refused call counts too.
   const counted = countedKeyManagement(
     authorizedKeyManagement(rawKms, {
@@ -175,4 +203,16 @@ export async function composeServices(config: Config, logger: PinoLogger): Promi
       for (const close of closers.reverse()) await close();
     },
   };
+}
+
+/** Runs `work`; when another replica changed the same records first, takes theirs and runs it again. */
+async function retryingConflicts(work: () => Promise<void>, reload: () => Promise<void>, attempts = 5): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (i >= attempts || !isServiceError(err) || err.code !== 'ConcurrentModificationException') throw err;
+      await reload();
+    }
+  }
 }

@@ -18,6 +18,8 @@ export interface Config {
   kmsBackend: 'embedded' | 'aws';
   kmsEndpoint?: string;
   storageBackend: 'embedded' | 's3';
+  /** PostgreSQL holding the state replicas share; absent: SQLite under the data directory. */
+  databaseUrl?: string;
   s3Endpoint?: string;
   s3ForcePathStyle: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -45,9 +47,12 @@ type Env = Record<string, string | undefined>;
 
 class Reader {
   readonly problems: string[] = [];
+  /** Every variable read: what a deployment may set. */
+  readonly names = new Set<string>();
   constructor(private readonly env: Env) {}
 
-  private raw(name: string): string | undefined {
+  raw(name: string): string | undefined {
+    this.names.add(name);
     const value = this.env[name];
     return value === undefined || value === '' ? undefined : value;
   }
@@ -97,8 +102,8 @@ class Reader {
 
 const urlProblem = (v: string) => (/^https?:\/\/[^\s/]+/.test(v) ? undefined : 'must be an http(s) URL');
 
-function rootKeyFrom(reader: Reader, env: Env): Buffer | undefined {
-  const value = env.COFFER_ROOT_KEY;
+function rootKeyFrom(reader: Reader): Buffer | undefined {
+  const value = reader.raw('COFFER_ROOT_KEY');
   if (!value) return undefined;
   const key = Buffer.from(value, 'base64');
   if (key.length !== 32 || key.toString('base64') !== value.trim()) {
@@ -109,18 +114,46 @@ function rootKeyFrom(reader: Reader, env: Env): Buffer | undefined {
   return key;
 }
 
+/** A PostgreSQL URL, never echoed: it may hold a password. */
+function databaseUrlFrom(reader: Reader): string | undefined {
+  const value = reader.raw('COFFER_DATABASE_URL');
+  if (value !== undefined && !(/^postgres(ql)?:\/\//.test(value) && URL.canParse(value))) {
+    reader.problems.push('COFFER_DATABASE_URL: must be a postgres:// URL');
+  }
+  return value;
+}
+
+/**
+ * Variables Coffer does not read itself but relies on: the AWS SDK's credential chain, for the
+ * `aws` KMS backend and the `s3` storage backend.
+ */
+const SDK_VARIABLES = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'];
+
+/** Every environment variable a deployment may set for Coffer. */
+export function knownVariables(): string[] {
+  const reader = new Reader({});
+  readConfig(reader);
+  return [...reader.names, ...SDK_VARIABLES].sort();
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const r = new Reader(env);
+  const config = readConfig(r);
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
+}
+
+function readConfig(r: Reader): Config {
   const config: Config = {
     port: r.int('PORT', 8080, 0, 65535),
     host: r.string('COFFER_HOST', '0.0.0.0'),
     dataDir: path.resolve(r.string('COFFER_DATA_DIR', './data')),
     rootToken: r.optional('COFFER_ROOT_TOKEN', (v) => (v.length >= 16 ? undefined : 'must be at least 16 characters')),
-    rootKey: rootKeyFrom(r, env),
+    rootKey: rootKeyFrom(r),
     rootAccessKeyId: r.optional('COFFER_ROOT_ACCESS_KEY_ID', (v) =>
       /^[A-Z0-9]{16,128}$/.test(v) ? undefined : 'must be 16-128 upper-case letters and digits',
     ),
-    rootSecretAccessKey: env.COFFER_ROOT_SECRET_ACCESS_KEY || undefined,
+    rootSecretAccessKey: r.raw('COFFER_ROOT_SECRET_ACCESS_KEY'),
     region:
       r.optional('AWS_REGION', (v) => (/^[a-z]{2}(-[a-z]+)+-\d+$/.test(v) ? undefined : 'must be a region name such as us-east-1')) ??
       'us-east-1',
@@ -128,6 +161,7 @@ export function loadConfig(env: Env = process.env): Config {
     kmsBackend: r.oneOf('COFFER_KMS_BACKEND', ['embedded', 'aws'] as const, 'embedded'),
     kmsEndpoint: r.optional('COFFER_KMS_ENDPOINT', urlProblem),
     storageBackend: r.oneOf('COFFER_STORAGE_BACKEND', ['embedded', 's3'] as const, 'embedded'),
+    databaseUrl: databaseUrlFrom(r),
     s3Endpoint: r.optional('COFFER_S3_ENDPOINT', urlProblem),
     s3ForcePathStyle: r.bool('COFFER_S3_FORCE_PATH_STYLE', false),
     logLevel: r.oneOf('COFFER_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
@@ -144,6 +178,13 @@ export function loadConfig(env: Env = process.env): Config {
   };
   if ((config.rootAccessKeyId === undefined) !== (config.rootSecretAccessKey === undefined)) {
     r.problems.push('COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY: set both or neither');
+  }
+  if (config.databaseUrl !== undefined) {
+    // Replicas share keys through the database: each must unseal them with the same root key,
+    // and objects must be where every replica finds them.
+    if (config.rootKey === undefined) r.problems.push('COFFER_ROOT_KEY: required with COFFER_DATABASE_URL (every replica needs the same)');
+    if (config.storageBackend !== 's3')
+      r.problems.push('COFFER_STORAGE_BACKEND: must be s3 with COFFER_DATABASE_URL (replicas share objects there)');
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

@@ -16,7 +16,7 @@ export function auditRouter(trail: AuditTrail, guard: RequestGuard): Router {
   const router = Router();
   router.get('/v1/audit', async (req, res) => {
     await guard.check(accountRead('ReadAudit'));
-    const page = trail.query({
+    const page = await trail.query({
       eventName: queryString(req, 'eventName'),
       keyId: queryString(req, 'keyId'),
       principal: queryString(req, 'principal'),

@@ -31,6 +31,7 @@ export const statusByCode: Record<ErrorCode, number> = {
   InvalidLookupAttributesException: 400,
   InvalidGrantTokenException: 400,
   InvalidGrantIdException: 400,
+  ConcurrentModificationException: 409,
   DependencyTimeoutException: 503,
   KMSInternalException: 500,
   NoSuchBucket: 404,

@@ -34,6 +34,7 @@ export const errorCodes = [
   'InvalidLookupAttributesException',
   'InvalidGrantTokenException',
   'InvalidGrantIdException',
+  'ConcurrentModificationException',
   'DependencyTimeoutException',
   'KMSInternalException',
   // S3 and objects

@@ -62,6 +62,25 @@ describe('the service process', () => {
     expect(r.stderr).toContain('COFFER_KMS_BACKEND');
   });
 
+  it('refuses to start on a data directory another Coffer process uses, naming it; starts once that one is gone', async () => {
+    const env = { COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: ROOT_TOKEN };
+    const first = await spawnCoffer(env);
+    const second = spawnSync(process.execPath, [MAIN_FOR_TESTS], {
+      env: { PATH: process.env.PATH ?? '', PORT: '0', COFFER_HOST: '127.0.0.1', ...env },
+      encoding: 'utf8',
+      timeout: 20000,
+    });
+    expect(second.status).not.toBe(0);
+    expect(second.stderr).toContain(`another Coffer process is using the data directory ${dataDir}`);
+    // kill -9 leaves no stale lock: the operating system releases it with the process.
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const third = await spawnCoffer(env);
+    await authed(third.url).get('/v1/keys').set('Authorization', `Bearer ${ROOT_TOKEN}`).expect(200);
+    third.child.kill('SIGTERM');
+    expect(await third.exited).toBe(0);
+  });
+
   it('keeps keys, aliases and the ability to decrypt across a restart', async () => {
     const env = { COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: ROOT_TOKEN, COFFER_PRINCIPALS_FILE: principalsFile };
     const first = await spawnCoffer(env);

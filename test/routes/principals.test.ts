@@ -1,7 +1,6 @@
 import { KMS } from '@aws-sdk/client-kms';
-import { mkdirSync, renameSync, rmdirSync } from 'node:fs';
-import path from 'node:path';
 import request from 'supertest';
+import type { AuditStorage } from '../../src/services/audit/audit-trail';
 import { api, b64, metricValue } from '../support/http';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
@@ -453,17 +452,20 @@ describe('least privilege at its edges', () => {
   });
 
   it('makes no change when the audit trail cannot be written', async () => {
-    const file = path.join(coffer.dataDir, 'audit', 'events.jsonl');
+    // The trail's storage fails as a full disk would; the trail itself, and all above it, are real.
+    const storage = (coffer.services.audit as unknown as { storage: AuditStorage }).storage;
+    const { append, writable } = storage;
+    const full = () => Promise.reject(Object.assign(new Error('SQLITE_FULL: database or disk is full'), { code: 'SQLITE_FULL' }));
     const before = (await api(coffer).get('/v1/keys?limit=1000')).body.keys.length;
-    renameSync(file, `${file}.moved`);
-    mkdirSync(file);
+    storage.append = full;
+    storage.writable = full;
     try {
       const res = await api(coffer).post('/v1/keys', {});
       expect([res.status, res.body.code]).toEqual([500, 'InternalError']);
       expect((await api(coffer, coffer.rootToken).post('/v1/principals', { name: 'unaudited' })).status).toBe(500);
     } finally {
-      rmdirSync(file);
-      renameSync(`${file}.moved`, file);
+      storage.append = append;
+      storage.writable = writable;
     }
     expect((await api(coffer).get('/v1/keys?limit=1000')).body.keys.length).toBe(before);
     expect((await api(coffer, coffer.rootToken).get('/v1/principals/unaudited')).status).toBe(404);

@@ -1,24 +1,27 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { writeFileAtomic } from '../../src/services/files/atomic-file';
 import type { AliasRecord, KeyRecord } from '../../src/services/kms/embedded/key-record';
-import { KeyStore, type StateWriter } from '../../src/services/kms/embedded/key-store';
+import { KeyStore, type KeyStateChanges, type KeyStateStorage } from '../../src/services/kms/embedded/key-store';
+import { SqliteState } from '../../src/services/state/sqlite-state';
 
 /**
- * The embedded KMS's KeyStore on a real temporary directory, with the writer injected so a test
- * decides when each write finishes and whether it fails.
+ * The embedded KMS's KeyStore over a real SQLite state in a temporary directory, with the storage
+ * wrapped so a test decides when each write finishes and whether it fails.
  */
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 let dir: string;
-let stateFile: string;
+let state: SqliteState;
 
 beforeEach(() => {
-  dir = path.join(mkdtempSync(path.join(tmpdir(), 'coffer-keystore-')), 'kms');
-  stateFile = path.join(dir, 'state.json');
+  dir = mkdtempSync(path.join(tmpdir(), 'coffer-keystore-'));
+  state = SqliteState.open(dir);
 });
-afterEach(() => rmSync(path.dirname(dir), { recursive: true, force: true }));
+afterEach(() => {
+  state.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
 
@@ -38,16 +41,21 @@ function record(keyId: string, description = ''): KeyRecord {
 
 const alias = (targetKeyId: string): AliasRecord => ({ targetKeyId, creationDate: T0, lastUpdatedDate: T0 });
 
-/** What the store holds in memory, in the shape of the state file. */
-function memory(store: KeyStore) {
-  return {
-    version: 1,
-    keys: Object.fromEntries(store.allKeys().map((k) => [k.keyId, k])),
-    aliases: Object.fromEntries(store.aliases()),
-  };
+type Shape = { keys: Record<string, KeyRecord>; aliases: Record<string, AliasRecord> };
+
+/** What the store holds in memory. */
+function memory(store: KeyStore): Shape {
+  return { keys: Object.fromEntries(store.allKeys().map((k) => [k.keyId, k])), aliases: Object.fromEntries(store.aliases()) };
 }
 
-const onDisk = () => JSON.parse(readFileSync(stateFile, 'utf8')) as unknown;
+/** What the database holds. */
+async function onDisk(): Promise<Shape> {
+  const { keys, aliases } = await state.keys.load();
+  return { keys: Object.fromEntries(keys.map((k) => [k.keyId, k])), aliases: Object.fromEntries(aliases) };
+}
+
+/** The key ids one write changed. */
+const keysIn = (changes: KeyStateChanges) => changes.keys.map((k) => k.id).sort();
 
 /** Lets queued promise callbacks and I/O callbacks run. */
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -67,52 +75,58 @@ function track<T>(p: Promise<T>) {
   return t;
 }
 
-/** A disk where each write waits until the test lets it succeed (really writing the file) or fail. */
+/** A storage where each write waits until the test lets it succeed (really writing) or fail. */
 function manualDisk() {
-  const writes: { data: string; succeed: () => Promise<void>; fail: (err?: Error) => void }[] = [];
-  const writer: StateWriter = (file, data) =>
-    new Promise<void>((resolve, reject) => {
-      writes.push({
-        data,
-        succeed: async () => {
-          await writeFileAtomic(file, data);
-          resolve();
-          await tick();
-        },
-        fail: (err = enospc()) => reject(err),
-      });
-    });
-  return { writer, writes };
+  const writes: { changes: KeyStateChanges; succeed: () => Promise<void>; fail: (err?: Error) => void }[] = [];
+  const storage: KeyStateStorage = {
+    load: () => state.keys.load(),
+    write: (changes) =>
+      new Promise<void>((resolve, reject) => {
+        writes.push({
+          changes,
+          succeed: async () => {
+            await state.keys.write(changes);
+            resolve();
+            await tick();
+          },
+          fail: (err = enospc()) => reject(err),
+        });
+      }),
+  };
+  return { storage, writes };
 }
 
-/** A disk that counts its writes, waits on `gate` when set, and fails while `full`. */
+/** A storage that counts its writes, waits on `gate` when set, and fails while `full`. */
 function countingDisk() {
   const disk = {
     calls: 0,
     full: false,
     gate: undefined as Promise<void> | undefined,
-    writer: (async (file, data) => {
-      disk.calls++;
-      await disk.gate;
-      if (disk.full) throw enospc();
-      await writeFileAtomic(file, data);
-    }) as StateWriter,
+    storage: {
+      load: () => state.keys.load(),
+      write: async (changes: KeyStateChanges) => {
+        disk.calls++;
+        await disk.gate;
+        if (disk.full) throw enospc();
+        await state.keys.write(changes);
+      },
+    } as KeyStateStorage,
   };
   return disk;
 }
 
 describe('open', () => {
-  it('creates the directory and starts empty, writing nothing', async () => {
+  it('starts empty, writing nothing', async () => {
     const disk = countingDisk();
-    const store = await KeyStore.open(dir, disk.writer);
+    const store = await KeyStore.open(disk.storage);
     expect(store.allKeys()).toEqual([]);
     expect([...store.aliases()]).toEqual([]);
-    expect(() => readFileSync(stateFile)).toThrow(/ENOENT/);
+    expect(await onDisk()).toEqual({ keys: {}, aliases: {} });
     expect(disk.calls).toBe(0);
   });
 
   it('reopens to exactly what was in memory: keys, aliases, replacements and deletions', async () => {
-    const store = await KeyStore.open(dir);
+    const store = await KeyStore.open(state.keys);
     await store.transaction((tx) => {
       tx.putKey(record('a'));
       tx.putKey(record('b'));
@@ -127,45 +141,20 @@ describe('open', () => {
       tx.putAlias('alias/b', alias('b'));
     });
     await store.flushed();
-    expect(onDisk()).toEqual(memory(store));
+    expect(await onDisk()).toEqual(memory(store));
 
-    const reopened = await KeyStore.open(dir);
+    const reopened = await KeyStore.open(state.keys);
     expect(memory(reopened)).toEqual(memory(store));
     expect(reopened.key('a')?.description).toBe('replaced');
     expect(reopened.key('c')).toBeUndefined();
     expect(reopened.alias('alias/b')).toEqual(alias('b'));
-  });
-
-  it('fails on a corrupt state.json with a message naming the file', async () => {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(stateFile, '{"version":1,"keys":{"a":');
-    await expect(KeyStore.open(dir)).rejects.toThrow(`cannot load ${stateFile}`);
-  });
-
-  it('fails on an empty state.json with a message naming the file', async () => {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(stateFile, '');
-    await expect(KeyStore.open(dir)).rejects.toThrow(`cannot load ${stateFile}`);
-  });
-
-  it('fails on an unreadable state.json with a message naming the file', async () => {
-    mkdirSync(stateFile, { recursive: true }); // a directory where the file should be: EISDIR
-    await expect(KeyStore.open(dir)).rejects.toThrow(`cannot load ${stateFile}`);
-  });
-
-  // Valid JSON that is not an engine state (`{}`, `null`, `[]`, `{"version":1}`) fails with a bare
-  // TypeError ("Cannot convert undefined or null to object") that does not name the file.
-  it.each(['{}', 'null', '[]', '{"version":1}'])('fails on a state.json of %s with a message naming the file', async (text) => {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(stateFile, text);
-    await expect(KeyStore.open(dir)).rejects.toThrow(stateFile);
   });
 });
 
 describe('transaction', () => {
   it('changes memory at once but resolves only after the write', async () => {
     const disk = manualDisk();
-    const store = await KeyStore.open(dir, disk.writer);
+    const store = await KeyStore.open(disk.storage);
     const creating = track(
       store.transaction((tx) => {
         tx.putKey(record('a'));
@@ -176,17 +165,17 @@ describe('transaction', () => {
     await until(() => disk.writes.length === 1);
     await tick();
     expect(creating.settled).toBe(false);
-    expect(JSON.parse(disk.writes[0]!.data)).toEqual(memory(store));
+    expect(disk.writes[0]!.changes).toEqual({ keys: [{ id: 'a', record: record('a') }], aliases: [] });
 
     await disk.writes[0]!.succeed();
     expect(creating.settled).toBe(true);
     await expect(creating.promise).resolves.toBe('result');
-    expect(onDisk()).toEqual(memory(store));
+    expect(await onDisk()).toEqual(memory(store));
   });
 
   it('undoes the partial changes of a function that throws, and writes nothing', async () => {
     const disk = countingDisk();
-    const store = await KeyStore.open(dir, disk.writer);
+    const store = await KeyStore.open(disk.storage);
     await store.transaction((tx) => {
       tx.putKey(record('kept'));
       tx.putKey(record('doomed'));
@@ -213,12 +202,12 @@ describe('transaction', () => {
     expect(store.settled('kept', 'alias/kept')).toBeUndefined();
     await store.flushed();
     expect(disk.calls).toBe(calls);
-    expect(onDisk()).toEqual(before);
+    expect(await onDisk()).toEqual(before);
   });
 
   it('does not write for a function that only reads', async () => {
     const disk = countingDisk();
-    const store = await KeyStore.open(dir, disk.writer);
+    const store = await KeyStore.open(disk.storage);
     await store.transaction((tx) => tx.putKey(record('a')));
     const calls = disk.calls;
     await expect(store.transaction((tx) => tx.key('a')?.keyId)).resolves.toBe('a');
@@ -227,31 +216,31 @@ describe('transaction', () => {
 
   it('group-commits transactions started together: far fewer writes, all resolve, all durable', async () => {
     const disk = countingDisk();
-    const store = await KeyStore.open(dir, disk.writer);
+    const store = await KeyStore.open(disk.storage);
     const ids = Array.from({ length: 50 }, (_, i) => `k${String(i).padStart(2, '0')}`);
     const results = await Promise.all(ids.map((id) => store.transaction((tx) => (tx.putKey(record(id)), id))));
     expect(results).toEqual(ids);
     expect(disk.calls).toBeGreaterThanOrEqual(1);
     expect(disk.calls).toBeLessThanOrEqual(2);
-    expect(onDisk()).toEqual(memory(store));
+    expect(await onDisk()).toEqual(memory(store));
     expect(store.allKeys()).toHaveLength(50);
   });
 
   it('puts the transactions made while a write is in flight into the next write, together', async () => {
     const disk = manualDisk();
-    const store = await KeyStore.open(dir, disk.writer);
+    const store = await KeyStore.open(disk.storage);
     const first = track(store.transaction((tx) => tx.putKey(record('first'))));
     await until(() => disk.writes.length === 1);
     const queued = ['q1', 'q2', 'q3'].map((id) => track(store.transaction((tx) => tx.putKey(record(id)))));
     await tick();
     expect(disk.writes).toHaveLength(1);
-    expect(Object.keys((JSON.parse(disk.writes[0]!.data) as { keys: object }).keys)).toEqual(['first']);
+    expect(keysIn(disk.writes[0]!.changes)).toEqual(['first']);
 
     await disk.writes[0]!.succeed();
     expect(first.settled).toBe(true);
     expect(queued.some((q) => q.settled)).toBe(false);
     await until(() => disk.writes.length === 2);
-    expect(Object.keys((JSON.parse(disk.writes[1]!.data) as { keys: object }).keys).sort()).toEqual(['first', 'q1', 'q2', 'q3']);
+    expect(keysIn(disk.writes[1]!.changes)).toEqual(['q1', 'q2', 'q3']); // only what changed
     await disk.writes[1]!.succeed();
     await Promise.all(queued.map((q) => q.promise));
     expect(disk.writes).toHaveLength(2);
@@ -261,7 +250,7 @@ describe('transaction', () => {
 describe('a failed write', () => {
   it('rejects every transaction in it and queued after it, and memory is as before them', async () => {
     const disk = manualDisk();
-    const store = await KeyStore.open(dir, disk.writer);
+    const store = await KeyStore.open(disk.storage);
     const committed = store.transaction((tx) => {
       tx.putKey(record('base'));
       tx.putAlias('alias/base', alias('base'));
@@ -303,13 +292,13 @@ describe('a failed write', () => {
     await later;
     expect(Object.keys(memory(store).keys).sort()).toEqual(['base', 'later']);
     expect(memory(store).aliases).toEqual(before.aliases);
-    expect(onDisk()).toEqual(memory(store));
-    expect(memory(await KeyStore.open(dir))).toEqual(memory(store));
+    expect(await onDisk()).toEqual(memory(store));
+    expect(memory(await KeyStore.open(state.keys))).toEqual(memory(store));
   });
 
   it('keeps the transactions of an earlier successful write', async () => {
     const disk = manualDisk();
-    const store = await KeyStore.open(dir, disk.writer);
+    const store = await KeyStore.open(disk.storage);
     const first = store.transaction((tx) => tx.putKey(record('k', 'v1')));
     await until(() => disk.writes.length === 1);
     // Queued behind the first write: they go out together in the second.
@@ -318,7 +307,7 @@ describe('a failed write', () => {
     await disk.writes[0]!.succeed();
     await expect(first).resolves.toBeUndefined();
     await until(() => disk.writes.length === 2);
-    const afterFirst = { version: 1, keys: { k: record('k', 'v1') }, aliases: {} };
+    const afterFirst = { keys: { k: record('k', 'v1') }, aliases: {} };
     // Made while the second write is in flight, on top of it.
     const fourth = store.transaction((tx) => tx.putKey({ ...tx.key('k')!, description: `${tx.key('k')!.description}+v3` }));
     expect(store.key('k')?.description).toBe('v2+v3');
@@ -327,19 +316,19 @@ describe('a failed write', () => {
     const results = await Promise.allSettled([second, third, fourth]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
     expect(memory(store)).toEqual(afterFirst);
-    expect(onDisk()).toEqual(afterFirst);
-    expect(memory(await KeyStore.open(dir))).toEqual(afterFirst);
+    expect(await onDisk()).toEqual(afterFirst);
+    expect(memory(await KeyStore.open(state.keys))).toEqual(afterFirst);
   });
 
   it('leaves the store usable', async () => {
     const disk = countingDisk();
-    const store = await KeyStore.open(dir, disk.writer);
+    const store = await KeyStore.open(disk.storage);
     disk.full = true;
     await expect(store.transaction((tx) => tx.putKey(record('lost')))).rejects.toThrow('ENOSPC');
     disk.full = false;
     await store.transaction((tx) => tx.putKey(record('kept')));
     expect(store.allKeys().map((k) => k.keyId)).toEqual(['kept']);
-    expect(memory(await KeyStore.open(dir))).toEqual(memory(store));
+    expect(memory(await KeyStore.open(state.keys))).toEqual(memory(store));
   });
 
   // A writer that throws synchronously (a plain function, not an async one) makes drain() finish
@@ -348,12 +337,15 @@ describe('a failed write', () => {
   // transaction waits for a write that never starts (and flushed() spins without yielding to I/O).
   it('survives a writer that throws synchronously', async () => {
     let calls = 0;
-    const writer = ((file: string, data: string) => {
-      calls++;
-      if (calls === 1) throw enospc();
-      return writeFileAtomic(file, data);
-    }) as StateWriter;
-    const store = await KeyStore.open(dir, writer);
+    const storage: KeyStateStorage = {
+      load: () => state.keys.load(),
+      write: (changes) => {
+        calls++;
+        if (calls === 1) throw enospc();
+        return state.keys.write(changes);
+      },
+    };
+    const store = await KeyStore.open(storage);
     await expect(store.transaction((tx) => tx.putKey(record('lost')))).rejects.toThrow('ENOSPC');
     expect(store.key('lost')).toBeUndefined();
     const next = store.transaction((tx) => tx.putKey(record('kept')));
@@ -368,7 +360,7 @@ describe('a failed write', () => {
 
 describe('settled', () => {
   it('is undefined when nothing is pending', async () => {
-    const store = await KeyStore.open(dir, countingDisk().writer);
+    const store = await KeyStore.open(countingDisk().storage);
     expect(store.settled()).toBeUndefined();
     expect(store.settled('nope', 'alias/nope')).toBeUndefined();
     await store.transaction((tx) => {
@@ -380,7 +372,7 @@ describe('settled', () => {
 
   it('for a key or alias with a change in flight, resolves after the write, then is undefined', async () => {
     const disk = manualDisk();
-    const store = await KeyStore.open(dir, disk.writer);
+    const store = await KeyStore.open(disk.storage);
     const change = store.transaction((tx) => {
       tx.putKey(record('a'));
       tx.putAlias('alias/a', alias('a'));
@@ -403,7 +395,7 @@ describe('settled', () => {
 
   it('resolves (does not reject) after a failed write', async () => {
     const disk = manualDisk();
-    const store = await KeyStore.open(dir, disk.writer);
+    const store = await KeyStore.open(disk.storage);
     const change = store.transaction((tx) => tx.putKey(record('a'))).catch((err: unknown) => err);
     const waiting = store.settled('a')!;
     await until(() => disk.writes.length === 1);
@@ -416,7 +408,7 @@ describe('settled', () => {
 
   it('waits for the latest change to a key, in a later write', async () => {
     const disk = manualDisk();
-    const store = await KeyStore.open(dir, disk.writer);
+    const store = await KeyStore.open(disk.storage);
     const first = store.transaction((tx) => tx.putKey(record('a', 'v1')));
     await until(() => disk.writes.length === 1);
     const second = store.transaction((tx) => tx.putKey(record('a', 'v2')));
@@ -436,13 +428,13 @@ describe('settled', () => {
 
 describe('flushed', () => {
   it('resolves at once when nothing is written', async () => {
-    const store = await KeyStore.open(dir, countingDisk().writer);
+    const store = await KeyStore.open(countingDisk().storage);
     await expect(store.flushed()).resolves.toBeUndefined();
   });
 
   it('waits for the write in flight and the ones queued behind it', async () => {
     const disk = manualDisk();
-    const store = await KeyStore.open(dir, disk.writer);
+    const store = await KeyStore.open(disk.storage);
     const first = store.transaction((tx) => tx.putKey(record('a')));
     await until(() => disk.writes.length === 1);
     const second = store.transaction((tx) => tx.putKey(record('b')));
@@ -457,7 +449,7 @@ describe('flushed', () => {
     await disk.writes[1]!.succeed();
     await second;
     await flushing.promise;
-    expect(onDisk()).toEqual(memory(store));
+    expect(await onDisk()).toEqual(memory(store));
   });
 
   it('resolves after a failed write too', async () => {
@@ -465,7 +457,7 @@ describe('flushed', () => {
     let openGate!: () => void;
     disk.gate = new Promise((resolve) => (openGate = resolve));
     disk.full = true;
-    const store = await KeyStore.open(dir, disk.writer);
+    const store = await KeyStore.open(disk.storage);
     const failing = store.transaction((tx) => tx.putKey(record('a'))).catch((err: unknown) => err);
     const flushing = track(store.flushed());
     await tick();

@@ -1,4 +1,3 @@
-import type { AuditEvent } from '../../services/audit/audit-event';
 import type { AuditQuery, AuditTrail } from '../../services/audit/audit-trail';
 import { ServiceError } from '../../services/errors';
 
@@ -14,12 +13,13 @@ const invalidLookup = (message: string) => new ServiceError('ValidationException
 
 function epochDate(value: unknown, name: string): Date | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalidLookup(`${name} must be a timestamp`);
-  return new Date(value * 1000);
+  const date = typeof value === 'number' ? new Date(value * 1000) : undefined;
+  if (!date || Number.isNaN(date.getTime())) throw invalidLookup(`${name} must be a timestamp (seconds since 1970) a Date can hold`);
+  return date;
 }
 
 /** LookupAttributes as CloudTrail takes them: at most one, of the keys it documents. */
-function lookupQuery(input: Json): { query: AuditQuery; filter: (e: AuditEvent) => boolean } {
+function lookupQuery(input: Json): AuditQuery {
   const attributes = input.LookupAttributes ?? [];
   if (!Array.isArray(attributes) || attributes.length > 1) throw invalidLookup('LookupAttributes takes at most one attribute');
   const query: AuditQuery = {
@@ -28,7 +28,6 @@ function lookupQuery(input: Json): { query: AuditQuery; filter: (e: AuditEvent) 
     limit: typeof input.MaxResults === 'number' ? Math.min(Math.max(1, Math.trunc(input.MaxResults)), 50) : 50,
     marker: typeof input.NextToken === 'string' ? input.NextToken : undefined,
   };
-  let filter = (_e: AuditEvent) => true;
   const [attribute] = attributes as { AttributeKey?: unknown; AttributeValue?: unknown }[];
   if (attribute) {
     const value = attribute.AttributeValue;
@@ -44,31 +43,31 @@ function lookupQuery(input: Json): { query: AuditQuery; filter: (e: AuditEvent) 
         query.keyId = value;
         break;
       case 'EventId':
-        filter = (e) => e.eventID === value;
+        query.eventId = value;
         break;
       case 'EventSource':
-        filter = (e) => e.eventSource === value;
+        query.eventSource = value;
         break;
       case 'ReadOnly':
-        filter = (e) => String(e.readOnly) === value;
+        if (value !== 'true' && value !== 'false') throw invalidLookup('ReadOnly is true or false');
+        query.readOnly = value === 'true';
         break;
       case 'AccessKeyId':
-        filter = (e) => e.userIdentity.accessKeyId === value;
+        query.accessKeyId = value;
         break;
       case 'ResourceType':
-        filter = (e) => e.resources.some((r) => r.type === value);
+        query.resourceType = value;
         break;
       default:
         throw new ServiceError('InvalidLookupAttributesException', `unknown AttributeKey ${String(attribute.AttributeKey)}`);
     }
   }
-  return { query, filter };
+  return query;
 }
 
 /** CloudTrail's LookupEvents over Coffer's audit trail, as `aws cloudtrail lookup-events` reads it. */
-export function lookupEvents(trail: AuditTrail, input: Json): Json {
-  const { query, filter } = lookupQuery(input);
-  const page = trail.query(query, filter);
+export async function lookupEvents(trail: AuditTrail, input: Json): Promise<Json> {
+  const page = await trail.query(lookupQuery(input));
   return {
     Events: page.events.map((e) => ({
       EventId: e.eventID,

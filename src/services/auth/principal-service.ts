@@ -76,6 +76,12 @@ export class PrincipalService {
     return { secret: secret.toString('utf8'), principal: this.principal(record, accessKeyId, 'accessKey') };
   }
 
+  /** Takes the principals as stored now: another replica changed some. */
+  async reload(): Promise<void> {
+    await this.store.reload();
+    this.reindex();
+  }
+
   async create(name: string, policy?: unknown): Promise<IssuedCredentials> {
     checkName(name);
     const policyText = policy === undefined ? undefined : policyTextOf(policy);

@@ -1,7 +1,3 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { removeStaleTemps, writeFileAtomic } from '../files/atomic-file';
-
 /** A principal as stored: credentials only as a hash (token) or sealed (SigV4 secret). */
 export interface PrincipalRecord {
   name: string;
@@ -15,32 +11,26 @@ export interface PrincipalRecord {
   policy?: string;
 }
 
-export type StoreWriter = (file: string, data: string) => Promise<void>;
+/** Where principals live durably (SQLite under the data directory, or PostgreSQL). */
+export interface PrincipalStorage {
+  load(): Promise<PrincipalRecord[]>;
+  /** Writes the records given (absent: deleted) in one transaction; resolves once durable. */
+  write(changes: { id: string; record?: PrincipalRecord }[]): Promise<void>;
+}
 
 /**
- * Principals on disk: one JSON file replaced atomically. Changes are rare, so they are simply
+ * Principals in memory, written through to their storage. Changes are rare, so they are simply
  * serialized; each is in memory only once written, and a failed write leaves memory as it was.
  */
 export class PrincipalStore {
   private records = new Map<string, PrincipalRecord>();
   private queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(
-    private readonly file: string,
-    private readonly write: StoreWriter,
-  ) {}
+  private constructor(private readonly storage: PrincipalStorage) {}
 
-  static async open(dir: string, write: StoreWriter = writeFileAtomic): Promise<PrincipalStore> {
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    const store = new PrincipalStore(path.join(dir, 'principals.json'), write);
-    await removeStaleTemps(store.file);
-    try {
-      const parsed = JSON.parse(await fs.readFile(store.file, 'utf8')) as { principals: PrincipalRecord[] };
-      for (const record of parsed.principals) store.records.set(record.name, record);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
-        throw new Error(`cannot load ${store.file}: ${(err as Error).message}`, { cause: err });
-    }
+  static async open(storage: PrincipalStorage): Promise<PrincipalStore> {
+    const store = new PrincipalStore(storage);
+    for (const record of await storage.load()) store.records.set(record.name, record);
     return store;
   }
 
@@ -52,6 +42,15 @@ export class PrincipalStore {
     return [...this.records.values()];
   }
 
+  /** Reads every record again (another process changed some), after the changes of this one. */
+  reload(): Promise<void> {
+    const run = this.queue.then(async () => {
+      this.records = new Map((await this.storage.load()).map((r) => [r.name, r]));
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /**
    * Applies `change` to a copy of the records and makes the copy current once it is durable.
    * `change` runs when every earlier change is done, so its checks see their results.
@@ -60,7 +59,9 @@ export class PrincipalStore {
     const run = this.queue.then(async () => {
       const next = new Map(this.records);
       const result = change(next);
-      await this.write(this.file, JSON.stringify({ principals: [...next.values()] }));
+      const names = new Set([...this.records.keys(), ...next.keys()]);
+      const changed = [...names].filter((name) => this.records.get(name) !== next.get(name));
+      if (changed.length > 0) await this.storage.write(changed.map((id) => ({ id, record: next.get(id) })));
       this.records = next;
       return result;
     });

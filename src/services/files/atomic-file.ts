@@ -67,18 +67,6 @@ async function readSecret(file: string): Promise<string> {
   return value;
 }
 
-/**
- * Removes the temporary files `writeFileAtomic` leaves beside `file` when a crash cuts it short:
- * they never replaced anything, so nothing is lost.
- */
-export async function removeStaleTemps(file: string): Promise<number> {
-  const dir = path.dirname(file);
-  const stale = new RegExp(`^\\.${path.basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{12}\\.tmp$`);
-  const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => stale.test(n));
-  await Promise.all(names.map((n) => fs.rm(path.join(dir, n), { force: true })));
-  return names.length;
-}
-
 async function writeFileExclusive(file: string, data: string): Promise<void> {
   // Write whole into a temp file, then link it into place: link fails with EEXIST if another
   // process won, and a reader never sees a half-written secret.

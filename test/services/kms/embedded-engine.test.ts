@@ -5,19 +5,36 @@ import path from 'node:path';
 import { silentLogger } from '../../../src/logger';
 import { EmbeddedKms } from '../../../src/services/kms/embedded/embedded-kms';
 import { encodeEncryptionContext } from '../../../src/services/kms/encryption-context';
+import { SqliteState } from '../../../src/services/state/sqlite-state';
 import { codeOf } from '../../support/http';
 
 const DAY = 86_400_000;
 let dataDir: string;
 let clock: number;
-const open = () =>
-  EmbeddedKms.open({ dataDir, region: 'eu-west-1', accountId: '123456789012', logger: silentLogger, now: () => new Date(clock) });
+let state: SqliteState | undefined;
+/** Opens the engine on the data dir's database (closing the one open before: it is locked while open). */
+const open = () => {
+  state?.close();
+  state = SqliteState.open(dataDir);
+  return EmbeddedKms.open({
+    dataDir,
+    region: 'eu-west-1',
+    accountId: '123456789012',
+    logger: silentLogger,
+    now: () => new Date(clock),
+    keyStorage: state.keys,
+  });
+};
 
 beforeEach(() => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'coffer-engine-'));
   clock = Date.parse('2026-01-01T00:00:00Z');
 });
-afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+afterEach(() => {
+  state?.close();
+  state = undefined;
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 describe('encryption context encoding', () => {
   it('keeps {"ab":"c"} and {"a":"bc"} apart and ignores key order', () => {
@@ -37,9 +54,14 @@ describe('EmbeddedKms', () => {
 
     const rootKeyFile = path.join(dataDir, 'root-key');
     expect(statSync(rootKeyFile).mode & 0o777).toBe(0o600);
-    const state = readFileSync(path.join(dataDir, 'kms/state.json'));
-    expect(state.includes(dk.plaintext)).toBe(false);
-    expect(state.toString()).not.toContain(dk.plaintext.toString('base64'));
+    state?.close();
+    const files = readdirSync(dataDir).filter((f) => f.startsWith('coffer.db'));
+    expect(files).toContain('coffer.db');
+    for (const file of files) {
+      const bytes = readFileSync(path.join(dataDir, file));
+      expect(bytes.includes(dk.plaintext)).toBe(false);
+      expect(bytes.toString('latin1')).not.toContain(dk.plaintext.toString('base64'));
+    }
 
     kms = await open();
     const back = await kms.decrypt({ ciphertextBlob: dk.ciphertextBlob, encryptionContext: { x: 'y' } });
@@ -210,7 +232,6 @@ describe('EmbeddedKms', () => {
     kms = await open();
     expect((await kms.listKeys({ limit: 1000 })).items).toHaveLength(200);
     for (let i = 0; i < 200; i += 37) expect((await kms.describeKey(`alias/c-${i}`)).keyId).toBe(made[i]);
-    expect(readdirSync(path.join(dataDir, 'kms')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     await kms.close();
   });
 });

@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '../../../src/logger';
-import { writeFileAtomic } from '../../../src/services/files/atomic-file';
 import { EmbeddedKms } from '../../../src/services/kms/embedded/embedded-kms';
+import { SqliteState } from '../../../src/services/state/sqlite-state';
 import { codeOf } from '../../support/http';
 
 const DAY = 86_400_000;
@@ -17,24 +17,34 @@ let gate: Promise<void> | undefined;
 /** Set: the next write fails, and only that one. */
 let failOnce = false;
 
+let state: SqliteState | undefined;
+
 const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-const open = () =>
-  EmbeddedKms.open({
+/** Opens the engine on the data dir's database (closing the one open before: it is locked while open). */
+const open = () => {
+  state?.close();
+  const db = SqliteState.open(dataDir);
+  state = db;
+  return EmbeddedKms.open({
     dataDir,
     region: 'eu-west-1',
     accountId: '123456789012',
     logger: silentLogger,
     now: () => new Date(clock),
-    writeState: async (file, data) => {
-      writes++;
-      await gate;
-      if (diskFull || failOnce) {
-        failOnce = false;
-        throw enospc();
-      }
-      await writeFileAtomic(file, data);
+    keyStorage: {
+      load: () => db.keys.load(),
+      write: async (changes) => {
+        writes++;
+        await gate;
+        if (diskFull || failOnce) {
+          failOnce = false;
+          throw enospc();
+        }
+        await db.keys.write(changes);
+      },
     },
   });
+};
 
 beforeEach(() => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'coffer-tx-'));
@@ -43,7 +53,11 @@ beforeEach(() => {
   writes = 0;
   gate = undefined;
 });
-afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+afterEach(() => {
+  state?.close();
+  state = undefined;
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 const allKeyIds = async (kms: EmbeddedKms) => (await kms.listKeys({ limit: 1000 })).items.map((k) => k.keyId).sort();
 
@@ -102,18 +116,6 @@ describe('a failed state write', () => {
     expect(await allKeyIds(kms)).toEqual([base.keyId]);
     expect((await kms.describeKey(base.keyId)).keyState).toBe('Enabled');
     expect((await kms.listAliases({})).items).toEqual([]);
-    await kms.close();
-  });
-
-  it('removes the temp files of state writes a crash cut short when it opens', async () => {
-    let kms = await open();
-    const key = await kms.createKey({});
-    await kms.close();
-    const stale = path.join(dataDir, 'kms', '.state.json.0123456789ab.tmp');
-    writeFileSync(stale, '{"half":');
-    kms = await open();
-    expect(existsSync(stale)).toBe(false);
-    expect((await kms.describeKey(key.keyId)).keyState).toBe('Enabled');
     await kms.close();
   });
 

@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import path from 'node:path';
 import type { Logger } from '../../../logger';
 import { type ArnScope, aliasArn, keyArn } from '../../arn';
 import { ServiceError, invalid } from '../../errors';
@@ -14,7 +13,7 @@ import { BlobCipher } from './blob-cipher';
 import { createImportParameters, importedMaterialDigest, openImportToken, unwrapKeyMaterial } from './key-import';
 import * as lifecycle from './key-lifecycle';
 import { keyMetadata } from './key-metadata';
-import { KeyStore, type StateWriter } from './key-store';
+import { KeyStore, type KeyStateStorage } from './key-store';
 import { LiveKeys } from './live-keys';
 import { EmbeddedCryptography } from './embedded-cryptography';
 import { resolveRootKey } from '../../crypto/root-key';
@@ -28,8 +27,8 @@ export interface EmbeddedKmsOptions {
   now?: () => Date;
   /** Told the ARN of a key that time made unusable (deletion date passed, material expired). */
   onKeyUnusable?: (keyArn: string) => void;
-  /** How the state file is written (tests inject a failing disk). */
-  writeState?: StateWriter;
+  /** Where keys and aliases are kept durably (the SQLite or PostgreSQL state; tests inject a failing disk). */
+  keyStorage: KeyStateStorage;
 }
 
 /**
@@ -63,7 +62,7 @@ export class EmbeddedKms implements port.KeyManagement {
 
   static async open(options: EmbeddedKmsOptions): Promise<EmbeddedKms> {
     const rootKey = await resolveRootKey(options.dataDir, options.rootKey);
-    const store = await KeyStore.open(path.join(options.dataDir, 'kms'), options.writeState);
+    const store = await KeyStore.open(options.keyStorage);
     const kms = new EmbeddedKms(options, rootKey, store, new BlobCipher(rootKey));
     kms.live.start();
     return kms;
@@ -349,6 +348,26 @@ export class EmbeddedKms implements port.KeyManagement {
     checkGrantKeyRef(keyId);
     checkGrantId(grantId);
     await this.live.change(keyId, (key) => withoutGrant(key, grantId));
+  }
+
+  /**
+   * Takes the records another replica changed (or all of them), forgets the materials they no
+   * longer hold, and answers the ARNs of the keys changed: their cached data keys must go too.
+   */
+  async refresh(change: { keys: string[]; aliases: string[] } | 'everything'): Promise<string[]> {
+    const { keyIds, aliasNames } =
+      change === 'everything' ? await this.store.everything() : { keyIds: change.keys, aliasNames: change.aliases };
+    const changed = await this.store.refresh(keyIds, aliasNames);
+    const arns: string[] = [];
+    for (const { before, after } of changed) {
+      if (before) {
+        const kept = new Set(after?.sealedMaterials ?? []);
+        this.cipher.forget({ ...before, sealedMaterials: before.sealedMaterials.filter((s) => !kept.has(s)) });
+      }
+      const keyId = (before ?? after)?.keyId;
+      if (keyId) arns.push(keyArn(this.scope, keyId));
+    }
+    return arns;
   }
 
   /** The key's policy and grants, as the authorizer weighs them (it reads them on every call). */

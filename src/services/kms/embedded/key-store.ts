@@ -1,10 +1,25 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { removeStaleTemps, writeFileAtomic } from '../../files/atomic-file';
-import type { AliasRecord, EngineState, KeyRecord } from './key-record';
+import type { AliasRecord, KeyRecord } from './key-record';
 
-/** Writes the serialized state durably (the default replaces `state.json` atomically). */
-export type StateWriter = (file: string, data: string) => Promise<void>;
+/** One record as a write leaves it: `record` undefined means deleted. */
+export interface RecordChange<T> {
+  id: string;
+  record?: T;
+}
+
+/** What one group commit changes: every key and alias its transactions touched, as they now stand. */
+export interface KeyStateChanges {
+  keys: RecordChange<KeyRecord>[];
+  aliases: RecordChange<AliasRecord>[];
+}
+
+/** Where keys and aliases live durably (SQLite under the data directory, or PostgreSQL). */
+export interface KeyStateStorage {
+  load(): Promise<{ keys: KeyRecord[]; aliases: [string, AliasRecord][] }>;
+  /** Writes the changes in one transaction; resolves once they are durable. */
+  write(changes: KeyStateChanges): Promise<void>;
+  /** The records as stored now (absent: deleted): where other processes share the storage. */
+  read?(keyIds: string[], aliasNames: string[]): Promise<KeyStateChanges>;
+}
 
 /** The reads and writes a transaction may make. Records are replaced whole, never mutated. */
 export interface KeyStoreDraft {
@@ -31,7 +46,8 @@ const keySlot = (keyId: string) => `key:${keyId}`;
 const aliasSlot = (aliasName: string) => `alias:${aliasName}`;
 
 /**
- * The embedded engine's keys and aliases: in memory for every read, on disk as one JSON file.
+ * The embedded engine's keys and aliases: in memory for every read, durable in a storage that
+ * writes only the records a change touched.
  *
  * A transaction runs its function synchronously, so no other request can act between its checks
  * and its changes, then resolves once a write holding the change is durable. Writes are
@@ -48,24 +64,13 @@ export class KeyStore {
   /** Per key or alias: the latest transaction that changed it and is not yet durable. */
   private readonly unsettled = new Map<string, Promise<void>>();
 
-  private constructor(
-    private readonly file: string,
-    private readonly write: StateWriter,
-  ) {}
+  private constructor(private readonly storage: KeyStateStorage) {}
 
-  static async open(dir: string, write: StateWriter = writeFileAtomic): Promise<KeyStore> {
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    const file = path.join(dir, 'state.json');
-    const store = new KeyStore(file, write);
-    await removeStaleTemps(file);
-    let text: string | undefined;
-    try {
-      text = await fs.readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
-        throw new Error(`cannot load ${file}: ${(err as Error).message}`, { cause: err });
-    }
-    if (text !== undefined) store.load(text);
+  static async open(storage: KeyStateStorage): Promise<KeyStore> {
+    const store = new KeyStore(storage);
+    const { keys, aliases } = await storage.load();
+    for (const key of keys) store.keys.set(key.keyId, key);
+    for (const [name, alias] of aliases) store.aliasRecords.set(name, alias);
     return store;
   }
 
@@ -144,6 +149,50 @@ export class KeyStore {
     return done.then(() => result);
   }
 
+  /**
+   * Reads again records another process changed in a shared storage and takes them as they are
+   * stored, once no change of this process to them is waiting for its write. Answers the keys as
+   * they were before, for what must forget them (cached materials, cached data keys).
+   */
+  async refresh(keyIds: string[], aliasNames: string[]): Promise<{ before: KeyRecord | undefined; after: KeyRecord | undefined }[]> {
+    if (!this.storage.read) return [];
+    for (;;) {
+      const waits = [...keyIds.map(keySlot), ...aliasNames.map(aliasSlot)]
+        .map((slot) => this.unsettled.get(slot))
+        .filter((w) => w !== undefined);
+      if (waits.length === 0) break;
+      await Promise.allSettled(waits);
+    }
+    const stored = await this.storage.read(keyIds, aliasNames);
+    const changed = stored.keys.map(({ id, record }) => {
+      const before = this.keys.get(id);
+      if (this.unsettled.has(keySlot(id))) return { before, after: before }; // a local change since: it wins or fails on its own
+      if (record) this.keys.set(id, record);
+      else this.keys.delete(id);
+      return { before, after: record };
+    });
+    for (const { id, record } of stored.aliases) {
+      if (this.unsettled.has(aliasSlot(id))) continue;
+      if (record) this.aliasRecords.set(id, record);
+      else this.aliasRecords.delete(id);
+    }
+    return changed;
+  }
+
+  /** Whether other processes share the storage (so a record missing here may exist there). */
+  get shared(): boolean {
+    return this.storage.read !== undefined;
+  }
+
+  /** Every key id and alias name the storage holds or memory holds (to refresh everything). */
+  async everything(): Promise<{ keyIds: string[]; aliasNames: string[] }> {
+    const stored = await this.storage.load();
+    return {
+      keyIds: [...new Set([...stored.keys.map((k) => k.keyId), ...this.keys.keys()])],
+      aliasNames: [...new Set([...stored.aliases.map(([name]) => name), ...this.aliasRecords.keys()])],
+    };
+  }
+
   /** Resolves when no write is in flight or waiting. */
   async flushed(): Promise<void> {
     while (this.writing) await this.writing;
@@ -180,15 +229,16 @@ export class KeyStore {
   }
 
   private async drain(): Promise<void> {
-    // Yield first: transactions of this same tick join the write, and `writing` is set before
-    // this can finish (a writer that throws synchronously must not leave it set forever).
-    await Promise.resolve();
     while (this.pending.length > 0) {
+      // Yield a turn of the event loop first: the transactions of requests already received join
+      // this write (a SQLite commit blocks the loop for its fsync, so one should serve many), and
+      // `writing` is set before this can finish (a writer that throws synchronously must not
+      // leave it set forever).
+      await new Promise((resolve) => setImmediate(resolve));
       this.inflight = this.pending.splice(0);
       try {
-        // Serialized before the first await: the write holds exactly the in-flight changes.
-        const data = JSON.stringify(this.snapshot());
-        await this.write(this.file, data);
+        // Taken before the first await: the write holds exactly the in-flight changes.
+        await this.storage.write(this.changesOf(this.inflight));
         for (const tx of this.inflight) this.settle(tx);
         for (const tx of this.inflight) tx.resolve();
       } catch (err) {
@@ -206,22 +256,19 @@ export class KeyStore {
     for (const slot of tx.touched) if (this.unsettled.get(slot) === tx.done) this.unsettled.delete(slot);
   }
 
-  private snapshot(): EngineState {
-    return { version: 1, keys: Object.fromEntries(this.keys), aliases: Object.fromEntries(this.aliasRecords) };
-  }
-
-  private load(text: string): void {
-    let state: EngineState;
-    try {
-      state = JSON.parse(text) as EngineState;
-    } catch (err) {
-      throw new Error(`cannot load ${this.file}: ${(err as Error).message}`, { cause: err });
+  /** The records the transactions touched, as memory holds them now (absent: deleted). */
+  private changesOf(transactions: Transaction[]): KeyStateChanges {
+    const slots = new Set(transactions.flatMap((tx) => tx.touched));
+    const changes: KeyStateChanges = { keys: [], aliases: [] };
+    for (const slot of slots) {
+      if (slot.startsWith('key:')) {
+        const id = slot.slice(4);
+        changes.keys.push({ id, record: this.keys.get(id) });
+      } else {
+        const id = slot.slice(6);
+        changes.aliases.push({ id, record: this.aliasRecords.get(id) });
+      }
     }
-    const isMap = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
-    if (!isMap(state) || state.version !== 1 || !isMap(state.keys) || !isMap(state.aliases)) {
-      throw new Error(`cannot load ${this.file}: it is not a Coffer key state of version 1 (keys and aliases)`);
-    }
-    for (const [id, key] of Object.entries(state.keys)) this.keys.set(id, key);
-    for (const [name, alias] of Object.entries(state.aliases)) this.aliasRecords.set(name, alias);
+    return changes;
   }
 }

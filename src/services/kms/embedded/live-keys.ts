@@ -1,6 +1,6 @@
 import type { Logger } from '../../../logger';
 import { type ArnScope, parseKmsArn } from '../../arn';
-import { ServiceError } from '../../errors';
+import { ServiceError, isServiceError } from '../../errors';
 import { quote } from '../../quote';
 import type { BlobCipher } from './blob-cipher';
 import * as lifecycle from './key-lifecycle';
@@ -34,6 +34,7 @@ export class LiveKeys {
 
   /** A key to read or use. */
   async read(ref: string): Promise<KeyRecord> {
+    let lookedInStorage = false;
     for (;;) {
       const { keyId, aliasName } = this.locate(ref, (name) => this.store.alias(name)?.targetKeyId);
       const pending = this.store.settled(keyId, aliasName);
@@ -42,9 +43,21 @@ export class LiveKeys {
         continue;
       }
       const key = keyId === undefined ? undefined : this.store.key(keyId);
+      if (!key && !lookedInStorage && this.store.shared && (keyId !== undefined || aliasName !== undefined)) {
+        // Made by another replica a moment ago, its notice still on the way: ask the database once.
+        lookedInStorage = true;
+        await this.store.refresh(keyId === undefined ? [] : [keyId], aliasName === undefined ? [] : [aliasName]);
+        continue;
+      }
       if (!key) throw notFound(ref);
       if (lifecycle.dueChange(key, this.clock()) === undefined) return key;
-      await this.store.transaction((tx) => this.applyDue(tx, key.keyId));
+      try {
+        await this.store.transaction((tx) => this.applyDue(tx, key.keyId));
+      } catch (err) {
+        // Another replica applied it first: take its record and look again.
+        if (!isServiceError(err) || err.code !== 'ConcurrentModificationException') throw err;
+        await this.store.refresh([key.keyId], []);
+      }
     }
   }
 

@@ -1,0 +1,134 @@
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { AuditEvent } from '../../src/services/audit/audit-event';
+import { importJsonState } from '../../src/services/state/json-state-import';
+import { SqliteState } from '../../src/services/state/sqlite-state';
+
+let dir: string;
+let state: SqliteState | undefined;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'coffer-sqlite-'));
+});
+afterEach(() => {
+  state?.close();
+  state = undefined;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const open = () => (state = SqliteState.open(dir));
+
+function event(n: number, overrides: Partial<AuditEvent> = {}): AuditEvent {
+  return {
+    eventVersion: '1.08',
+    eventID: `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`,
+    eventTime: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
+    eventSource: 'kms.amazonaws.com',
+    eventName: n % 2 ? 'Encrypt' : 'Decrypt',
+    eventType: 'AwsApiCall',
+    awsRegion: 'us-east-1',
+    recipientAccountId: '111122223333',
+    readOnly: true,
+    userIdentity: { type: 'IAMUser', arn: `arn:aws:iam::111122223333:user/u${n % 3}`, accountId: '111122223333', userName: `u${n % 3}` },
+    requestParameters: {},
+    resources: [{ ARN: `arn:aws:kms:us-east-1:111122223333:key/k${n % 4}`, accountId: '111122223333', type: 'AWS::KMS::Key' }],
+    ...overrides,
+  };
+}
+
+describe('the lock on the data directory', () => {
+  it('refuses a second open while the first holds it, naming the directory, and allows it once closed', () => {
+    const first = open();
+    expect(() => SqliteState.open(dir)).toThrow(`another Coffer process is using the data directory ${dir}`);
+    first.close();
+    expect(() => open()).not.toThrow();
+  });
+});
+
+describe('records', () => {
+  it('keeps keys, aliases and principals across a reopen, writing and deleting single rows', async () => {
+    const db = open();
+    const key = (id: string, description: string) => ({ keyId: id, description }) as never;
+    await db.keys.write({
+      keys: [
+        { id: 'a', record: key('a', 'one') },
+        { id: 'b', record: key('b', 'two') },
+      ],
+      aliases: [],
+    });
+    await db.keys.write({
+      keys: [{ id: 'a', record: key('a', 'changed') }, { id: 'b' }],
+      aliases: [{ id: 'alias/x', record: { targetKeyId: 'a' } as never }],
+    });
+    await db.principals.write([{ id: 'p', record: { name: 'p' } as never }]);
+    db.close();
+    const again = open();
+    expect(await again.keys.load()).toEqual({
+      keys: [{ keyId: 'a', description: 'changed' }],
+      aliases: [['alias/x', { targetKeyId: 'a' }]],
+    });
+    expect(await again.principals.load()).toEqual([{ name: 'p' }]);
+  });
+
+  it('writes nothing of a transaction that fails part way', async () => {
+    const db = open();
+    const bad = {
+      keyId: 'bad',
+      toJSON: () => {
+        throw new Error('cannot serialize');
+      },
+    } as never; // fails after the first row
+    await expect(
+      db.keys.write({
+        keys: [
+          { id: 'ok', record: { keyId: 'ok' } as never },
+          { id: 'bad', record: bad },
+        ],
+        aliases: [],
+      }),
+    ).rejects.toThrow('cannot serialize');
+    expect((await db.keys.load()).keys).toEqual([]);
+  });
+});
+
+describe('importing the JSON files of an earlier version', () => {
+  const key = (keyId: string) => ({ keyId, state: 'Enabled', sealedMaterials: [] });
+  const write = (file: string, text: string) => {
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    writeFileSync(path.join(dir, file), text);
+  };
+
+  it('imports nothing, and renames nothing, where there is nothing', async () => {
+    expect(await importJsonState(dir, open())).toEqual({ records: 0, setAside: [], skippedLines: 0 });
+  });
+
+  it('fails on a corrupt state.json naming the file, and leaves it in place', async () => {
+    write('kms/state.json', '{"version":1,"keys":{"a":');
+    await expect(importJsonState(dir, open())).rejects.toThrow(`cannot import ${path.join(dir, 'kms/state.json')}`);
+    expect(readFileSync(path.join(dir, 'kms/state.json'), 'utf8')).toContain('version');
+    expect(state!.jsonImported()).toBe(false);
+  });
+
+  it.each(['{}', 'null', '[]', '{"version":1}', '{"version":2,"keys":{},"aliases":{}}'])(
+    'refuses a state.json of %s, naming the file',
+    async (text) => {
+      write('kms/state.json', text);
+      await expect(importJsonState(dir, open())).rejects.toThrow(path.join(dir, 'kms/state.json'));
+    },
+  );
+
+  it('skips a torn last audit line; after a crash before the rename, moves the files aside unread', async () => {
+    const lines = [event(1), event(2)].map((e) => JSON.stringify(e)).join('\n');
+    write('audit/events.jsonl', `${lines}\n{"eventID": "torn`);
+    write('kms/state.json', JSON.stringify({ version: 1, keys: { k: key('k') }, aliases: { 'alias/k': { targetKeyId: 'k' } } }));
+    expect(await importJsonState(dir, open())).toEqual({ records: 4, setAside: [], skippedLines: 1 });
+    // As if the process died after the commit, before the files were renamed.
+    renameSync(path.join(dir, 'audit/events.jsonl.migrated'), path.join(dir, 'audit/events.jsonl'));
+    renameSync(path.join(dir, 'kms/state.json.migrated'), path.join(dir, 'kms/state.json'));
+    const again = await importJsonState(dir, state!);
+    expect(again.setAside.map((f) => path.relative(dir, f)).sort()).toEqual(['audit/events.jsonl', 'kms/state.json']);
+    expect(readdirSync(path.join(dir, 'kms'))).toEqual(['state.json.migrated']);
+    expect((await state!.audit.query({ limit: 100 })).events.map((e) => e.eventID)).toEqual([event(2).eventID, event(1).eventID]);
+    expect((await state!.keys.load()).keys).toEqual([key('k')]);
+  });
+});
