@@ -2,7 +2,9 @@
  * The layer rules (DESIGN.md): routes -> services -> ports; adapters are wired only by
  * src/compose.ts. `npm test` fails on any arrow the wrong way.
  */
-const ADAPTERS = '^src/services/(kms/(embedded|aws)/|storage/(embedded|s3)-object-store)';
+// The state stores (SQLite, PostgreSQL) are adapters too: of the embedded engine's storage port,
+// the principal store's and the audit trail's.
+const ADAPTERS = '^src/services/(kms/(embedded|aws)/|storage/(embedded|s3)-object-store|state/)';
 
 module.exports = {
   forbidden: [
