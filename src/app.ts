@@ -12,6 +12,7 @@ import { errorHandler, lastResortErrorHandler } from './routes/error-handler';
 import { httpMetrics } from './routes/http-metrics';
 import { keyImportRouter } from './routes/key-import';
 import { keyPolicyRouter } from './routes/key-policy';
+import { refuseNul } from './routes/nul-check';
 import { grantsRouter } from './routes/grants';
 import { keyRotationRouter } from './routes/key-rotation';
 import { keysRouter } from './routes/keys';
@@ -76,6 +77,7 @@ export function createApp(services: AppServices): express.Express {
       type: (req) => !streamed.test((req as express.Request).path) && /json/.test(String(req.headers['content-type'])),
     }),
   );
+  app.use(refuseNul());
   app.use(
     OpenApiValidator.middleware({
       apiSpec: specPath,

@@ -5,6 +5,7 @@ import type { PinoLogger } from './logger';
 import { auditEvent, type AuditCall } from './services/audit/audit-event';
 import { AuditTrail } from './services/audit/audit-trail';
 import { openState } from './services/state/open-state';
+import type { StateChange } from './services/state/postgres-state';
 import { isServiceError } from './services/errors';
 import { PrincipalService } from './services/auth/principal-service';
 import { PrincipalStore } from './services/auth/principal-store';
@@ -134,13 +135,20 @@ async function compose(config: Config, logger: PinoLogger, closers: (() => Promi
     rawKms = aws;
   }
   // Another replica's change reaches this one's memory, and its cached data keys, at once.
-  state.onRemoteChange((change) => {
+  let stopped = false;
+  const takeRemoteChange = (change: StateChange | 'everything', attempt = 1): void => {
+    if (stopped) return;
     const keys = change === 'everything' || change.keys.length + change.aliases.length > 0;
     void Promise.all([
       keys ? embeddedKms?.refresh(change).then((arns) => arns.forEach((arn) => cache?.forgetKey(arn))) : undefined,
       change === 'everything' || change.principals.length > 0 ? principals.reload() : undefined,
-    ]).catch((err: unknown) => logger.error("could not take another replica's change", { error: (err as Error).message }));
-  });
+    ]).catch((err: unknown) => {
+      // Not taken now (the database away a moment, say): read everything again a little later.
+      logger.warn("could not take another replica's change: reading everything again", { error: (err as Error).message, attempt });
+      setTimeout(() => takeRemoteChange('everything', attempt + 1), Math.min(30_000, 500 * 2 ** attempt)).unref();
+    });
+  };
+  state.onRemoteChange((change) => takeRemoteChange(change));
   // Authorized for the request's principal and audited, then counted: a refused call counts too.
   const counted = countedKeyManagement(
     authorizedKeyManagement(rawKms, {
@@ -200,6 +208,7 @@ async function compose(config: Config, logger: PinoLogger, closers: (() => Promi
     },
     async close() {
       ready = false;
+      stopped = true;
       for (const close of closers.reverse()) await close();
     },
   };

@@ -183,6 +183,14 @@ function readConfig(r: Reader): Config {
     // Replicas share keys through the database: each must unseal them with the same root key,
     // and objects must be where every replica finds them.
     if (config.rootKey === undefined) r.problems.push('COFFER_ROOT_KEY: required with COFFER_DATABASE_URL (every replica needs the same)');
+    // Generated ones would differ from replica to replica: the root could use only one of them.
+    if (config.rootToken === undefined)
+      r.problems.push('COFFER_ROOT_TOKEN: required with COFFER_DATABASE_URL (every replica needs the same)');
+    if (config.rootAccessKeyId === undefined) {
+      r.problems.push(
+        'COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY: required with COFFER_DATABASE_URL (every replica needs the same)',
+      );
+    }
     if (config.storageBackend !== 's3')
       r.problems.push('COFFER_STORAGE_BACKEND: must be s3 with COFFER_DATABASE_URL (replicas share objects there)');
   }

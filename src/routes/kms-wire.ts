@@ -7,6 +7,7 @@ import type { RequestScope } from '../services/request-context';
 import type { AuditTrail } from '../services/audit/audit-trail';
 import { type RequestGuard, accountRead } from '../services/authz/request-guard';
 import { CLOUDTRAIL_TARGETS, lookupEvents } from './kms-protocol/cloudtrail-lookup';
+import { holdsNul, nulRefused } from './nul-check';
 import { verifySigV4 } from './kms-protocol/sigv4-verifier';
 import { WireInput } from './kms-protocol/wire-input';
 import type { KeyManagement } from '../services/kms/key-management';
@@ -65,6 +66,7 @@ function parseBody(body: Buffer): Record<string, unknown> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ServiceError('SerializationException', 'the request body must be a JSON object');
   }
+  if (holdsNul(input)) throw nulRefused();
   return input as Record<string, unknown>;
 }
 

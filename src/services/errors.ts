@@ -98,3 +98,12 @@ export function dependencyFailure(dependency: string, err: unknown): string {
   const name = typeof e?.name === 'string' && /^[A-Za-z0-9]{1,64}$/.test(e.name) ? ` ${e.name}` : '';
   return `${dependency} answered ${status}${name}, which Coffer cannot map`;
 }
+
+/**
+ * Why a call is refused when its audit event cannot be written: the unavailable database's own
+ * 503 where that is the cause (the caller may retry), otherwise an internal error.
+ */
+export function unauditable(message: string, cause: unknown): ServiceError {
+  if (isServiceError(cause) && cause.code === 'DependencyTimeoutException') return cause;
+  return new ServiceError('InternalError', message, { cause });
+}

@@ -20,6 +20,8 @@ beforeAll(async () => {
   const shared = {
     COFFER_DATABASE_URL: await postgres.newDatabase(),
     COFFER_ROOT_KEY: randomBytes(32).toString('base64'),
+    COFFER_ROOT_ACCESS_KEY_ID: 'AKIAREPLICAS00000001',
+    COFFER_ROOT_SECRET_ACCESS_KEY: 'replicas-root-secret',
     COFFER_STORAGE_BACKEND: 's3',
     COFFER_S3_ENDPOINT: s3.endpoint,
     COFFER_S3_FORCE_PATH_STYLE: 'true',

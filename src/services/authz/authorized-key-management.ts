@@ -1,6 +1,6 @@
 import { type ArnScope, aliasArn, keyArn, parseKmsArn } from '../arn';
 import type { AuditCall } from '../audit/audit-event';
-import { ServiceError, isServiceError } from '../errors';
+import { ServiceError, isServiceError, unauditable } from '../errors';
 import type * as port from '../kms/key-management';
 import { type KmsCallPlan, kmsCallPlans } from './kms-call-plans';
 import type { Authorizer, ConditionKeys } from './authorizer';
@@ -80,7 +80,7 @@ class AuthorizedCall {
     }
     await this.audit(undefined).catch((err: unknown) => {
       forget(result);
-      throw new ServiceError('InternalError', 'the call could not be audited, so it is refused', { cause: err });
+      throw unauditable('the call could not be audited, so it is refused', err);
     });
     return result;
   }
@@ -190,7 +190,7 @@ class AuthorizedCall {
 }
 
 function unaudited(err: unknown): never {
-  throw new ServiceError('InternalError', 'the audit trail cannot be written, so no change is made', { cause: err });
+  throw unauditable('the audit trail cannot be written, so no change is made', err);
 }
 
 function mentions(documents: PolicyDocument[], conditionKey: string): boolean {

@@ -1,5 +1,5 @@
 import type { AuditCall } from '../audit/audit-event';
-import { ServiceError, isServiceError } from '../errors';
+import { ServiceError, isServiceError, unauditable } from '../errors';
 import type { RequestContext, RequestScope } from '../request-context';
 import type { Authorizer, ConditionKeys } from './authorizer';
 
@@ -54,7 +54,7 @@ export class RequestGuard {
   async audited<T>(action: GuardedAction, work: () => Promise<T>): Promise<T> {
     const context = await this.check(action);
     await this.auditWritable().catch((err: unknown) => {
-      throw new ServiceError('InternalError', 'the audit trail cannot be written, so no change is made', { cause: err });
+      throw unauditable('the audit trail cannot be written, so no change is made', err);
     });
     let result: T;
     try {
@@ -65,7 +65,7 @@ export class RequestGuard {
       throw err;
     }
     await this.audit(callOf(action), context).catch((err: unknown) => {
-      throw new ServiceError('InternalError', 'the change could not be audited', { cause: err });
+      throw unauditable('the change could not be audited', err);
     });
     return result;
   }

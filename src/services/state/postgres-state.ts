@@ -6,7 +6,13 @@ import { resourceNames } from '../audit/resource-names';
 import type { PrincipalRecord, PrincipalStorage } from '../auth/principal-store';
 import { ServiceError } from '../errors';
 import type { AliasRecord, KeyRecord } from '../kms/embedded/key-record';
-import type { KeyStateChanges, KeyStateStorage, RecordChange } from '../kms/embedded/key-store';
+import {
+  type KeyStateChanges,
+  type KeyStateStorage,
+  type RecordChange,
+  StorageConflict,
+  type StoredVersions,
+} from '../kms/embedded/key-store';
 import { decodeMarker, encodeMarker, pageSize } from '../pagination';
 import { PG_SCHEMA } from './postgres-schema';
 
@@ -23,8 +29,6 @@ const MIGRATION_LOCK = 0x636f66666572;
 // NOTIFY payloads are limited to 8000 bytes: a larger change asks the others to read everything.
 const MAX_PAYLOAD = 7000;
 
-type Versions = Map<string, number>;
-
 /**
  * Coffer's state in PostgreSQL, shared by replicas: the same records as the SQLite state, each
  * row with a version every write checks (a write built on a record another replica changed
@@ -39,6 +43,7 @@ export class PostgresState {
   readonly audit: PostgresAudit;
   private listener: Client | undefined;
   private closed = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   private constructor(
     private readonly pool: Pool,
@@ -72,6 +77,7 @@ export class PostgresState {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
     await this.listener?.end().catch(() => undefined);
     await this.pool.end();
   }
@@ -88,31 +94,67 @@ export class PostgresState {
   private async listen(): Promise<void> {
     const client = new Client({ connectionString: this.url });
     client.on('notification', (message) => {
-      if (this.closed || message.channel !== CHANNEL || !message.payload) return;
-      const change = JSON.parse(message.payload) as StateChange & { from: string; everything?: boolean };
-      if (change.from === this.replicaId) return;
-      this.onChange(change.everything ? 'everything' : { keys: change.keys, aliases: change.aliases, principals: change.principals });
+      if (this.closed || message.channel !== CHANNEL) return;
+      const change = parseNotice(message.payload, this.replicaId);
+      if (change !== 'ours') this.onChange(change);
     });
     // A lost connection may have lost notifications: reconnect, then read everything again.
     client.on('error', (err) => {
       this.onError(err);
       void client.end().catch(() => undefined);
-      if (!this.closed) setTimeout(() => void this.relisten(), 500);
+      this.later(() => this.relisten(), 500);
     });
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    // Closed while connecting: this connection must not outlive the state.
+    if (this.closed) return void (await client.end().catch(() => undefined));
     this.listener = client;
   }
 
   private async relisten(): Promise<void> {
     try {
       await this.listen();
-      this.onChange('everything');
+      if (!this.closed) this.onChange('everything');
     } catch (err) {
       this.onError(err as Error);
-      if (!this.closed) setTimeout(() => void this.relisten(), 1000);
+      this.later(() => this.relisten(), 1000);
     }
   }
+
+  /** A retry after `ms`, unless the state is closed by then (close clears it). */
+  private later(work: () => Promise<void>, ms: number): void {
+    if (this.closed) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.closed) void work();
+    }, ms);
+    this.timers.add(timer);
+  }
+}
+
+/**
+ * What a notice on the channel asks: the records another replica changed; `'ours'` for this
+ * replica's own; `'everything'` for a notice too large to list them, or of a shape this version
+ * does not know (another version's, or anyone's `pg_notify`): read everything rather than guess.
+ */
+function parseNotice(payload: string | undefined, replicaId: string): StateChange | 'everything' | 'ours' {
+  let notice: unknown;
+  try {
+    notice = JSON.parse(payload ?? '');
+  } catch {
+    return 'everything';
+  }
+  const n = notice as Partial<StateChange> & { from?: unknown; everything?: unknown };
+  if (typeof n !== 'object' || n === null) return 'everything';
+  if (n.from === replicaId) return 'ours';
+  const list = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
+  if (n.everything === true || !list(n.keys) || !list(n.aliases) || !list(n.principals)) return 'everything';
+  return { keys: n.keys!, aliases: n.aliases!, principals: n.principals! };
 }
 
 async function migrate(pool: Pool): Promise<void> {
@@ -137,46 +179,67 @@ async function migrate(pool: Pool): Promise<void> {
   }
 }
 
-async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+/** PostgreSQL text holds no NUL: the edge refuses them, and the trail never fails on one. */
+const noNul = (text: string) => text.replaceAll('\0', '\ufffd');
+
+/** SQLSTATE classes and socket errors that mean the database cannot be reached now. */
+function unavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  const message = (err as { message?: unknown })?.message;
+  if (
+    typeof code === 'string' &&
+    (/^(08|57P0[1-3]|53)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(code))
+  )
+    return true;
+  return typeof message === 'string' && /Connection terminated|connection timeout/i.test(message);
+}
+
+/** A database that cannot be reached is the dependency's failure: 503 for the caller, the cause in the log. */
+function asServiceError(err: unknown): unknown {
+  return unavailable(err)
+    ? new ServiceError('DependencyTimeoutException', 'the state database is unavailable: retry', { cause: err })
+    : err;
+}
+
+async function query<R extends object>(pool: Pool, sql: string, params?: unknown[]): Promise<R[]> {
   try {
+    return (await pool.query<R>(sql, params)).rows;
+  } catch (err) {
+    throw asServiceError(err);
+  }
+}
+
+async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  let client: PoolClient | undefined;
+  try {
+    client = await pool.connect();
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
+    await client?.query('ROLLBACK').catch(() => undefined);
+    throw asServiceError(err);
   } finally {
-    client.release();
+    client?.release();
   }
 }
 
-const conflict = (what: string) =>
-  new ServiceError('ConcurrentModificationException', `${what} was changed by another Coffer replica at the same time: retry`);
-
 /**
- * Writes one table's changes, each checked against the version this replica last saw: an update
- * or delete of a version another replica replaced, or an insert of an id another replica took,
- * fails the whole transaction.
+ * Writes one table's changes, each checked against the version it was made on: an update or
+ * delete of a version another replica replaced, or an insert of an id another replica took,
+ * is a conflict. Answers the versions written and the ids in conflict (then nothing may commit).
  */
-async function writeRows<T>(
-  client: PoolClient,
-  table: string,
-  idColumn: string,
-  versions: Versions,
-  changes: RecordChange<T>[],
-  what: string,
-) {
+async function writeRows<T>(client: PoolClient, table: string, idColumn: string, changes: RecordChange<T>[]) {
   const written: [string, number | undefined][] = [];
-  for (const { id, record } of changes) {
-    const seen = versions.get(id);
-    let rows: { version: number }[];
-    if (record !== undefined && seen !== undefined) {
+  const conflicts: string[] = [];
+  for (const { id, record, version } of changes) {
+    let rows: { version: string }[];
+    if (record !== undefined && version !== undefined) {
       rows = (
         await client.query(
           `UPDATE ${table} SET record = $2, version = version + 1 WHERE ${idColumn} = $1 AND version = $3 RETURNING version`,
-          [id, JSON.stringify(record), seen],
+          [id, JSON.stringify(record), version],
         )
       ).rows;
     } else if (record !== undefined) {
@@ -186,87 +249,72 @@ async function writeRows<T>(
           [id, JSON.stringify(record)],
         )
       ).rows;
-    } else if (seen !== undefined) {
-      rows = (await client.query(`DELETE FROM ${table} WHERE ${idColumn} = $1 AND version = $2 RETURNING version`, [id, seen])).rows;
+    } else if (version !== undefined) {
+      rows = (await client.query(`DELETE FROM ${table} WHERE ${idColumn} = $1 AND version = $2 RETURNING version`, [id, version])).rows;
     } else {
-      rows = [{ version: 0 }]; // deleting what this replica never saw written: nothing to do
+      rows = [{ version: '0' }]; // deleting what was never stored: nothing to do
     }
-    if (rows.length === 0) throw conflict(`${what} ${id}`);
-    written.push([id, record === undefined ? undefined : Number(rows[0]!.version)]);
+    if (rows.length === 0) conflicts.push(id);
+    else written.push([id, record === undefined ? undefined : Number(rows[0]!.version)]);
   }
-  return written;
+  return { written, conflicts };
 }
 
-function remember(versions: Versions, written: [string, number | undefined][]): void {
-  for (const [id, version] of written) {
-    if (version === undefined) versions.delete(id);
-    else versions.set(id, version);
-  }
+/** A record and its version as a query answers them (JSONB comes back parsed). */
+interface Row<T> {
+  id: string;
+  record: T;
+  version: string;
 }
 
 class PostgresKeyState implements KeyStateStorage {
-  private readonly keyVersions: Versions = new Map();
-  private readonly aliasVersions: Versions = new Map();
-
   constructor(
     private readonly pool: Pool,
     private readonly notify: (client: PoolClient, change: StateChange) => Promise<void>,
   ) {}
 
-  async load(): Promise<{ keys: KeyRecord[]; aliases: [string, AliasRecord][] }> {
-    const keys = await this.pool.query<{ key_id: string; record: KeyRecord; version: string }>(
-      'SELECT key_id, record, version FROM kms_keys',
-    );
-    const aliases = await this.pool.query<{ alias_name: string; record: AliasRecord; version: string }>(
-      'SELECT alias_name, record, version FROM kms_aliases',
-    );
-    this.keyVersions.clear();
-    this.aliasVersions.clear();
-    for (const r of keys.rows) this.keyVersions.set(r.key_id, Number(r.version));
-    for (const r of aliases.rows) this.aliasVersions.set(r.alias_name, Number(r.version));
-    return { keys: keys.rows.map((r) => r.record), aliases: aliases.rows.map((r) => [r.alias_name, r.record]) };
+  async load(): Promise<{ keys: KeyRecord[]; aliases: [string, AliasRecord][]; versions: StoredVersions }> {
+    const keys = await query<Row<KeyRecord>>(this.pool, 'SELECT key_id AS id, record, version FROM kms_keys');
+    const aliases = await query<Row<AliasRecord>>(this.pool, 'SELECT alias_name AS id, record, version FROM kms_aliases');
+    return {
+      keys: keys.map((r) => r.record),
+      aliases: aliases.map((r) => [r.id, r.record]),
+      versions: { keys: keys.map((r) => [r.id, Number(r.version)]), aliases: aliases.map((r) => [r.id, Number(r.version)]) },
+    };
   }
 
-  async write(changes: KeyStateChanges): Promise<void> {
-    const [keys, aliases] = await inTransaction(this.pool, async (client) => {
-      const k = await writeRows(client, 'kms_keys', 'key_id', this.keyVersions, changes.keys, 'key');
-      const a = await writeRows(client, 'kms_aliases', 'alias_name', this.aliasVersions, changes.aliases, 'alias');
+  async write(changes: KeyStateChanges): Promise<StoredVersions> {
+    return inTransaction(this.pool, async (client) => {
+      const keys = await writeRows(client, 'kms_keys', 'key_id', changes.keys);
+      const aliases = await writeRows(client, 'kms_aliases', 'alias_name', changes.aliases);
+      if (keys.conflicts.length + aliases.conflicts.length > 0) throw new StorageConflict(keys.conflicts, aliases.conflicts);
       await this.notify(client, { keys: changes.keys.map((c) => c.id), aliases: changes.aliases.map((c) => c.id), principals: [] });
-      return [k, a];
+      return { keys: keys.written, aliases: aliases.written };
     });
-    remember(this.keyVersions, keys);
-    remember(this.aliasVersions, aliases);
   }
 
-  /** The records as the database holds them now (absent: deleted), for what another replica changed. */
   async read(keyIds: string[], aliasNames: string[]): Promise<KeyStateChanges> {
-    const keys = await this.pool.query<{ key_id: string; record: KeyRecord; version: string }>(
-      'SELECT key_id, record, version FROM kms_keys WHERE key_id = ANY($1)',
-      [keyIds],
-    );
-    const aliases = await this.pool.query<{ alias_name: string; record: AliasRecord; version: string }>(
-      'SELECT alias_name, record, version FROM kms_aliases WHERE alias_name = ANY($1)',
+    const keys = await query<Row<KeyRecord>>(this.pool, 'SELECT key_id AS id, record, version FROM kms_keys WHERE key_id = ANY($1)', [
+      keyIds,
+    ]);
+    const aliases = await query<Row<AliasRecord>>(
+      this.pool,
+      'SELECT alias_name AS id, record, version FROM kms_aliases WHERE alias_name = ANY($1)',
       [aliasNames],
     );
-    const keyRows = new Map(keys.rows.map((r) => [r.key_id, r]));
-    const aliasRows = new Map(aliases.rows.map((r) => [r.alias_name, r]));
-    remember(
-      this.keyVersions,
-      keyIds.map((id) => [id, keyRows.has(id) ? Number(keyRows.get(id)!.version) : undefined]),
-    );
-    remember(
-      this.aliasVersions,
-      aliasNames.map((id) => [id, aliasRows.has(id) ? Number(aliasRows.get(id)!.version) : undefined]),
-    );
-    return {
-      keys: keyIds.map((id) => ({ id, record: keyRows.get(id)?.record })),
-      aliases: aliasNames.map((id) => ({ id, record: aliasRows.get(id)?.record })),
+    const found = <T>(ids: string[], rows: Row<T>[]) => {
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => {
+        const row = byId.get(id);
+        return row ? { id, record: row.record, version: Number(row.version) } : { id };
+      });
     };
+    return { keys: found(keyIds, keys), aliases: found(aliasNames, aliases) };
   }
 }
 
 class PostgresPrincipals implements PrincipalStorage {
-  private readonly versions: Versions = new Map();
+  private readonly versions = new Map<string, number>();
 
   constructor(
     private readonly pool: Pool,
@@ -274,9 +322,10 @@ class PostgresPrincipals implements PrincipalStorage {
   ) {}
 
   async load(): Promise<PrincipalRecord[]> {
-    const rows = (
-      await this.pool.query<{ name: string; record: PrincipalRecord; version: string }>('SELECT name, record, version FROM principals')
-    ).rows;
+    const rows = await query<{ name: string; record: PrincipalRecord; version: string }>(
+      this.pool,
+      'SELECT name, record, version FROM principals',
+    );
     this.versions.clear();
     for (const r of rows) this.versions.set(r.name, Number(r.version));
     return rows.map((r) => r.record);
@@ -284,11 +333,21 @@ class PostgresPrincipals implements PrincipalStorage {
 
   async write(changes: { id: string; record?: PrincipalRecord }[]): Promise<void> {
     const written = await inTransaction(this.pool, async (client) => {
-      const w = await writeRows(client, 'principals', 'name', this.versions, changes, 'principal');
+      const rows = changes.map((c) => ({ ...c, version: this.versions.get(c.id) }));
+      const w = await writeRows(client, 'principals', 'name', rows);
+      if (w.conflicts.length > 0) {
+        throw new ServiceError(
+          'ConcurrentModificationException',
+          `principal ${w.conflicts.join(', ')} was changed by another replica meanwhile: retry`,
+        );
+      }
       await this.notify(client, { keys: [], aliases: [], principals: changes.map((c) => c.id) });
-      return w;
+      return w.written;
     });
-    remember(this.versions, written);
+    for (const [id, version] of written) {
+      if (version === undefined) this.versions.delete(id);
+      else this.versions.set(id, version);
+    }
   }
 }
 
@@ -311,14 +370,16 @@ class PostgresAudit implements AuditStorage {
         e.userIdentity.accessKeyId ?? null,
         [...new Set(e.resources.flatMap((r) => resourceNames(r.ARN)))],
         e.resources.map((r) => r.type),
-        JSON.stringify(e),
+        JSON.stringify(e).replaceAll('\\u0000', '\\ufffd'),
       );
       return `(${Array.from({ length: columns }, (_, c) => `$${i * columns + c + 1}`).join(', ')})`;
     });
-    await this.pool.query(
+    const clean = values.map((v) => (typeof v === 'string' ? noNul(v) : Array.isArray(v) ? v.map((x: string) => noNul(x)) : v));
+    await query(
+      this.pool,
       `INSERT INTO audit_events (event_id, event_ms, event_name, event_source, read_only, principal_arn, user_name, access_key_id,
          resource_names, resource_types, body) VALUES ${rows.join(', ')}`,
-      values,
+      clean,
     );
   }
 
@@ -346,12 +407,12 @@ class PostgresAudit implements AuditStorage {
     if (q.keyId !== undefined) where.push(`resource_names @> ARRAY[${param(q.keyId)}::text]`);
     if (q.resourceType !== undefined) where.push(`${param(q.resourceType)} = ANY(resource_types)`);
     const sql = `SELECT body FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${param(limit + 1)}`;
-    const rows = (await this.pool.query<{ body: AuditEvent }>(sql, params)).rows;
+    const rows = await query<{ body: AuditEvent }>(this.pool, sql, params);
     const events = rows.slice(0, limit).map((r) => r.body);
     return { events, nextMarker: rows.length > limit ? encodeMarker(events[events.length - 1]!.eventID) : undefined };
   }
 
   async writable(): Promise<void> {
-    await this.pool.query('SELECT 1');
+    await query(this.pool, 'SELECT 1');
   }
 }

@@ -1,9 +1,14 @@
+import { ServiceError } from '../../errors';
 import type { AliasRecord, KeyRecord } from './key-record';
 
-/** One record as a write leaves it: `record` undefined means deleted. */
+/**
+ * One record as a write leaves it (`record` undefined: deleted). `version` is the stored version
+ * the change was made on, where the storage keeps versions (undefined: never stored).
+ */
 export interface RecordChange<T> {
   id: string;
   record?: T;
+  version?: number;
 }
 
 /** What one group commit changes: every key and alias its transactions touched, as they now stand. */
@@ -12,14 +17,37 @@ export interface KeyStateChanges {
   aliases: RecordChange<AliasRecord>[];
 }
 
+/** Versions as stored after a write, or as read: id to version (undefined: deleted). */
+export interface StoredVersions {
+  keys: [string, number | undefined][];
+  aliases: [string, number | undefined][];
+}
+
 /** Where keys and aliases live durably (SQLite under the data directory, or PostgreSQL). */
 export interface KeyStateStorage {
-  load(): Promise<{ keys: KeyRecord[]; aliases: [string, AliasRecord][] }>;
-  /** Writes the changes in one transaction; resolves once they are durable. */
-  write(changes: KeyStateChanges): Promise<void>;
-  /** The records as stored now (absent: deleted): where other processes share the storage. */
+  load(): Promise<{ keys: KeyRecord[]; aliases: [string, AliasRecord][]; versions?: StoredVersions }>;
+  /**
+   * Writes the changes in one transaction; resolves once they are durable, with the versions
+   * written where the storage keeps them. A change made on a version another process replaced
+   * meanwhile fails the whole transaction with StorageConflict, and nothing is written.
+   */
+  write(changes: KeyStateChanges): Promise<StoredVersions | void>;
+  /** The records as stored now, with their versions: where other processes share the storage. */
   read?(keyIds: string[], aliasNames: string[]): Promise<KeyStateChanges>;
 }
+
+/** A write refused because another process changed these records first. */
+export class StorageConflict extends Error {
+  constructor(
+    readonly keyIds: string[],
+    readonly aliasNames: string[],
+  ) {
+    super(`changed by another process meanwhile: ${[...keyIds, ...aliasNames].join(', ')}`);
+  }
+}
+
+/** How often a batch that lost a race is made again on what won it, before its callers are told. */
+const CONFLICT_RETRIES = 5;
 
 /** The reads and writes a transaction may make. Records are replaced whole, never mutated. */
 export interface KeyStoreDraft {
@@ -35,6 +63,8 @@ export interface KeyStoreDraft {
 type Undo = () => void;
 
 interface Transaction {
+  change: (draft: KeyStoreDraft) => unknown;
+  result: unknown;
   undo: Undo[];
   touched: string[];
   resolve: () => void;
@@ -63,14 +93,17 @@ export class KeyStore {
   private writing: Promise<void> | undefined;
   /** Per key or alias: the latest transaction that changed it and is not yet durable. */
   private readonly unsettled = new Map<string, Promise<void>>();
+  /** Per key or alias: the stored version memory holds, where the storage keeps versions. */
+  private readonly versions = new Map<string, number>();
 
   private constructor(private readonly storage: KeyStateStorage) {}
 
   static async open(storage: KeyStateStorage): Promise<KeyStore> {
     const store = new KeyStore(storage);
-    const { keys, aliases } = await storage.load();
+    const { keys, aliases, versions } = await storage.load();
     for (const key of keys) store.keys.set(key.keyId, key);
     for (const [name, alias] of aliases) store.aliasRecords.set(name, alias);
+    if (versions) store.takeVersions(versions);
     return store;
   }
 
@@ -142,41 +175,61 @@ export class KeyStore {
       resolve = res;
       reject = rej;
     });
-    const tx: Transaction = { undo, touched, resolve, reject, done };
+    const tx: Transaction = { change, result, undo, touched, resolve, reject, done };
     for (const slot of touched) this.unsettled.set(slot, done);
     this.pending.push(tx);
     if (!this.writing) this.writing = this.drain();
-    return done.then(() => result);
+    // A transaction made again after a lost race may answer anew (a fresh id, say).
+    return done.then(() => tx.result as T);
   }
 
   /**
    * Reads again records another process changed in a shared storage and takes them as they are
-   * stored, once no change of this process to them is waiting for its write. Answers the keys as
-   * they were before, for what must forget them (cached materials, cached data keys).
+   * stored, with their versions, once no change of this process to them is waiting for its write
+   * (then it reads again). Answers the keys as they were before and after, for what must forget
+   * them (cached materials, cached data keys).
    */
   async refresh(keyIds: string[], aliasNames: string[]): Promise<{ before: KeyRecord | undefined; after: KeyRecord | undefined }[]> {
     if (!this.storage.read) return [];
+    const slots = [...keyIds.map(keySlot), ...aliasNames.map(aliasSlot)];
     for (;;) {
-      const waits = [...keyIds.map(keySlot), ...aliasNames.map(aliasSlot)]
-        .map((slot) => this.unsettled.get(slot))
-        .filter((w) => w !== undefined);
-      if (waits.length === 0) break;
-      await Promise.allSettled(waits);
+      const waits = slots.map((slot) => this.unsettled.get(slot)).filter((w) => w !== undefined);
+      if (waits.length > 0) {
+        await Promise.allSettled(waits);
+        continue;
+      }
+      const stored = await this.storage.read(keyIds, aliasNames);
+      // A change of this process began while the read was on its way: its write decides; read after it.
+      if (slots.some((slot) => this.unsettled.has(slot))) continue;
+      return this.take(stored);
     }
-    const stored = await this.storage.read(keyIds, aliasNames);
-    const changed = stored.keys.map(({ id, record }) => {
+  }
+
+  /** Takes records as stored, with their versions (memory and versions move together). */
+  private take(stored: KeyStateChanges): { before: KeyRecord | undefined; after: KeyRecord | undefined }[] {
+    const changed = stored.keys.map(({ id, record, version }) => {
       const before = this.keys.get(id);
-      if (this.unsettled.has(keySlot(id))) return { before, after: before }; // a local change since: it wins or fails on its own
       if (record) this.keys.set(id, record);
       else this.keys.delete(id);
+      this.setVersion(keySlot(id), version);
       return { before, after: record };
     });
-    for (const { id, record } of stored.aliases) {
-      if (this.unsettled.has(aliasSlot(id))) continue;
+    for (const { id, record, version } of stored.aliases) {
       if (record) this.aliasRecords.set(id, record);
       else this.aliasRecords.delete(id);
+      this.setVersion(aliasSlot(id), version);
     }
     return changed;
+  }
+
+  private setVersion(slot: string, version: number | undefined): void {
+    if (version === undefined) this.versions.delete(slot);
+    else this.versions.set(slot, version);
+  }
+
+  private takeVersions(versions: StoredVersions): void {
+    for (const [id, v] of versions.keys) this.setVersion(keySlot(id), v);
+    for (const [id, v] of versions.aliases) this.setVersion(aliasSlot(id), v);
   }
 
   /** Whether other processes share the storage (so a record missing here may exist there). */
@@ -229,6 +282,7 @@ export class KeyStore {
   }
 
   private async drain(): Promise<void> {
+    let conflicts = 0;
     while (this.pending.length > 0) {
       // Yield a turn of the event loop first: the transactions of requests already received join
       // this write (a SQLite commit blocks the loop for its fsync, so one should serve many), and
@@ -238,18 +292,58 @@ export class KeyStore {
       this.inflight = this.pending.splice(0);
       try {
         // Taken before the first await: the write holds exactly the in-flight changes.
-        await this.storage.write(this.changesOf(this.inflight));
+        const written = await this.storage.write(this.changesOf(this.inflight));
+        if (written) this.takeVersions(written);
+        conflicts = 0;
         for (const tx of this.inflight) this.settle(tx);
         for (const tx of this.inflight) tx.resolve();
       } catch (err) {
-        const failed = [...this.inflight, ...this.pending.splice(0)];
-        for (const tx of [...failed].reverse()) for (const u of tx.undo.reverse()) u();
-        for (const tx of failed) this.settle(tx);
-        for (const tx of failed) tx.reject(err);
+        const all = [...this.inflight, ...this.pending.splice(0)];
+        for (const tx of [...all].reverse()) for (const u of tx.undo.reverse()) u();
+        if (err instanceof StorageConflict && ++conflicts <= CONFLICT_RETRIES && this.storage.read) {
+          // Another process changed some of these records first: take its records, then make
+          // every transaction again on them (each is a pure function of the draft). Those that
+          // still hold are written next; one that no longer can (an alias taken meanwhile) fails alone.
+          await this.storage
+            .read(err.keyIds, err.aliasNames)
+            .then((stored) => this.take(stored))
+            .catch(() => undefined);
+          this.pending.unshift(...this.remake(all));
+        } else {
+          const failure = err instanceof StorageConflict ? conflictError(err) : err;
+          for (const tx of all) this.settle(tx);
+          for (const tx of all) tx.reject(failure);
+        }
       }
       this.inflight = [];
     }
     this.writing = undefined;
+  }
+
+  /** Runs undone transactions again, in order: answers those with changes to write. */
+  private remake(transactions: Transaction[]): Transaction[] {
+    const again: Transaction[] = [];
+    for (const tx of transactions) {
+      this.settle(tx);
+      const undo: Undo[] = [];
+      const touched: string[] = [];
+      try {
+        tx.result = tx.change(this.draft(undo, touched));
+      } catch (err) {
+        for (const u of undo.reverse()) u();
+        tx.reject(err);
+        continue;
+      }
+      tx.undo = undo;
+      tx.touched = touched;
+      if (undo.length === 0) {
+        tx.resolve();
+        continue;
+      }
+      for (const slot of touched) this.unsettled.set(slot, tx.done);
+      again.push(tx);
+    }
+    return again;
   }
 
   private settle(tx: Transaction): void {
@@ -263,12 +357,16 @@ export class KeyStore {
     for (const slot of slots) {
       if (slot.startsWith('key:')) {
         const id = slot.slice(4);
-        changes.keys.push({ id, record: this.keys.get(id) });
+        changes.keys.push({ id, record: this.keys.get(id), version: this.versions.get(slot) });
       } else {
         const id = slot.slice(6);
-        changes.aliases.push({ id, record: this.aliasRecords.get(id) });
+        changes.aliases.push({ id, record: this.aliasRecords.get(id), version: this.versions.get(slot) });
       }
     }
     return changes;
   }
+}
+
+function conflictError(err: StorageConflict): ServiceError {
+  return new ServiceError('ConcurrentModificationException', `${err.message}: retry`, { cause: err });
 }

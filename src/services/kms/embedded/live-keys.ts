@@ -34,7 +34,8 @@ export class LiveKeys {
 
   /** A key to read or use. */
   async read(ref: string): Promise<KeyRecord> {
-    let lookedInStorage = false;
+    // Ids asked of the shared database already (an alias, then the key it names).
+    const lookedUp = new Set<string>();
     for (;;) {
       const { keyId, aliasName } = this.locate(ref, (name) => this.store.alias(name)?.targetKeyId);
       const pending = this.store.settled(keyId, aliasName);
@@ -43,10 +44,15 @@ export class LiveKeys {
         continue;
       }
       const key = keyId === undefined ? undefined : this.store.key(keyId);
-      if (!key && !lookedInStorage && this.store.shared && (keyId !== undefined || aliasName !== undefined)) {
-        // Made by another replica a moment ago, its notice still on the way: ask the database once.
-        lookedInStorage = true;
-        await this.store.refresh(keyId === undefined ? [] : [keyId], aliasName === undefined ? [] : [aliasName]);
+      const unseen = [keyId, aliasName].filter((id): id is string => id !== undefined && !lookedUp.has(id));
+      if (!key && this.store.shared && unseen.length > 0) {
+        // Made by another replica a moment ago, its notice still on the way: ask the database,
+        // once for each id (an alias found there names a key to ask for next).
+        for (const id of unseen) lookedUp.add(id);
+        await this.store.refresh(
+          keyId !== undefined && unseen.includes(keyId) ? [keyId] : [],
+          aliasName !== undefined && unseen.includes(aliasName) ? [aliasName] : [],
+        );
         continue;
       }
       if (!key) throw notFound(ref);
