@@ -2,6 +2,7 @@ import { run as envelope } from './envelope';
 import { run as objects } from './objects';
 import { run as keyScale } from './key-scale';
 import { run as replicas } from './replicas';
+import { run as overload } from './overload';
 
 /** `npm run bench`: every benchmark section, each printing ratios against a baseline measured in the same run. */
 async function main(): Promise<void> {
@@ -10,6 +11,7 @@ async function main(): Promise<void> {
   await objects();
   await keyScale();
   await replicas();
+  await overload();
 }
 
 main().then(

@@ -34,6 +34,8 @@ export interface Config {
   };
   envelopeFrameLength: number;
   shutdownTimeoutMs: number;
+  /** Load shedding: requests served at once; more are refused at once. */
+  maxInFlight: number;
 }
 
 export class ConfigError extends Error {
@@ -175,6 +177,7 @@ function readConfig(r: Reader): Config {
     },
     envelopeFrameLength: r.int('COFFER_ENVELOPE_FRAME_LENGTH', 65536, 128, 2 ** 22),
     shutdownTimeoutMs: r.int('COFFER_SHUTDOWN_TIMEOUT_MS', 10000, 0, 600000),
+    maxInFlight: r.int('COFFER_MAX_IN_FLIGHT', 256, 1, 100000),
   };
   if ((config.rootAccessKeyId === undefined) !== (config.rootSecretAccessKey === undefined)) {
     r.problems.push('COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY: set both or neither');

@@ -20,7 +20,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const services = await composeServices(config, logger);
   const app = createApp(services);
-  const server: Server = createHttpServer(app, logger).listen(config.port, config.host);
+  // A deep accept queue: under a burst of connections none waits for SYN retries (1 s, 3 s, 7 s...).
+  const server: Server = createHttpServer(app, logger).listen({ port: config.port, host: config.host, backlog: 4096 });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

@@ -15,6 +15,8 @@ export interface Metrics {
   dataKeyCacheEvictions: Counter<'reason'>;
   /** One increment per authorization decision; decision is `allow` or `deny`. */
   authzDecisions: Counter<'action' | 'decision'>;
+  /** Requests refused at once because the process was saturated; reason `in-flight`. */
+  httpRefused: Counter<'reason'>;
 }
 
 export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
@@ -63,6 +65,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       name: 'coffer_authz_decisions_total',
       help: 'Authorization decisions, by action (kms:Encrypt, s3:GetObject, coffer:...) and decision (allow, deny).',
       labelNames: ['action', 'decision'],
+      registers: [registry],
+    }),
+    httpRefused: new Counter({
+      name: 'coffer_http_refused_total',
+      help: 'Requests refused at once with ThrottlingException because the process was saturated, by reason (in-flight: COFFER_MAX_IN_FLIGHT requests were being served).',
+      labelNames: ['reason'],
       registers: [registry],
     }),
   };

@@ -38,11 +38,14 @@ async function operatorCredentials(
   rootToken: string,
 ): Promise<{ token: string; accessKeyId: string; secretAccessKey: string }> {
   const headers = { Authorization: `Bearer ${rootToken}`, 'Content-Type': 'application/json' };
-  let res = await fetch(`${url}/v1/principals`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ name: OPERATOR, policy: OPERATOR_POLICY }),
-  });
+  const issue = () =>
+    fetch(`${url}/v1/principals`, { method: 'POST', headers, body: JSON.stringify({ name: OPERATOR, policy: OPERATOR_POLICY }) });
+  let res = await issue();
+  // A Coffer started with tight load shedding may refuse at first: as a client would, retry.
+  for (let i = 0; i < 20 && res.status === 503; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    res = await issue();
+  }
   if (res.status === 409) res = await fetch(`${url}/v1/principals/${OPERATOR}/credentials`, { method: 'POST', headers });
   if (!res.ok) throw new Error(`could not issue the operator principal: ${res.status} ${await res.text()}`);
   return (await res.json()) as { token: string; accessKeyId: string; secretAccessKey: string };
