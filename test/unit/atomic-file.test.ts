@@ -313,10 +313,12 @@ describe('across processes (child node processes running the module)', () => {
 
   const node = (script: string, ...args: string[]) =>
     spawn(process.execPath, ['-e', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // 'close', not 'exit': only then has all of the child's output been read.
   const exited = (child: ChildProcess) =>
     new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
-      else child.once('exit', (code, signal) => resolve({ code, signal }));
+      const closed = (child.exitCode !== null || child.signalCode !== null) && child.stdout?.closed && child.stderr?.closed;
+      if (closed) resolve({ code: child.exitCode, signal: child.signalCode });
+      else child.once('close', (code, signal) => resolve({ code, signal }));
     });
   const output = (child: ChildProcess) => {
     let text = '';
