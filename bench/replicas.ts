@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startPostgres } from '../test/support/postgres';
+import { replicaEnv } from '../test/support/replicas';
 import { startS3rver } from '../test/support/s3rver';
 import { fmt } from './measure';
 import { BENCH_TOKEN, startServerProcess } from './server-process';
@@ -35,13 +35,7 @@ export async function run(): Promise<void> {
   const s3 = await startS3rver();
   const dirs = [0, 1].map(() => mkdtempSync(path.join(tmpdir(), 'coffer-bench-replica-')));
   const env = {
-    COFFER_DATABASE_URL: await postgres.newDatabase(),
-    COFFER_ROOT_KEY: randomBytes(32).toString('base64'),
-    COFFER_ROOT_ACCESS_KEY_ID: 'AKIAREPLICAS00000001',
-    COFFER_ROOT_SECRET_ACCESS_KEY: 'replicas-root-secret',
-    COFFER_STORAGE_BACKEND: 's3',
-    COFFER_S3_ENDPOINT: s3.endpoint,
-    COFFER_S3_FORCE_PATH_STYLE: 'true',
+    ...replicaEnv(await postgres.newDatabase(), s3.endpoint),
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
   };

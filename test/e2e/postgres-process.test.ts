@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { startPostgres, type RunningPostgres } from '../support/postgres';
+import { replicaEnv } from '../support/replicas';
 import { startS3rver } from '../support/s3rver';
 import { spawnCoffer } from '../support/spawn-coffer';
 
@@ -32,13 +32,7 @@ it('after kill -9 in a burst of creations and audited calls, holds every acknowl
   const env = {
     COFFER_DATA_DIR: dataDir,
     COFFER_ROOT_TOKEN: ROOT_TOKEN,
-    COFFER_DATABASE_URL: await postgres.newDatabase(),
-    COFFER_ROOT_KEY: randomBytes(32).toString('base64'),
-    COFFER_ROOT_ACCESS_KEY_ID: 'AKIAREPLICAS00000001',
-    COFFER_ROOT_SECRET_ACCESS_KEY: 'replicas-root-secret',
-    COFFER_STORAGE_BACKEND: 's3',
-    COFFER_S3_ENDPOINT: s3.endpoint,
-    COFFER_S3_FORCE_PATH_STYLE: 'true',
+    ...replicaEnv(await postgres.newDatabase(), s3.endpoint),
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
   };

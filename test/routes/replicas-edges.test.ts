@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { api, b64 } from '../support/http';
 import { startPostgres, type RunningPostgres } from '../support/postgres';
+import { replicaEnv, within } from '../support/replicas';
 import { startS3rver } from '../support/s3rver';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
@@ -22,15 +22,7 @@ beforeAll(async () => {
   process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
   process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
   databaseUrl = await postgres.newDatabase();
-  shared = {
-    COFFER_DATABASE_URL: databaseUrl,
-    COFFER_ROOT_KEY: randomBytes(32).toString('base64'),
-    COFFER_ROOT_ACCESS_KEY_ID: 'AKIAREPLICAS00000001',
-    COFFER_ROOT_SECRET_ACCESS_KEY: 'replicas-root-secret',
-    COFFER_STORAGE_BACKEND: 's3',
-    COFFER_S3_ENDPOINT: s3.endpoint,
-    COFFER_S3_FORCE_PATH_STYLE: 'true',
-  };
+  shared = replicaEnv(databaseUrl, s3.endpoint);
   [a, b] = await Promise.all([startCoffer(shared), startCoffer(shared)]);
   const operator = await api(a, a.rootToken).post('/v1/principals', {
     name: 'edge-operator',
@@ -46,15 +38,6 @@ afterAll(async () => {
   delete process.env.AWS_ACCESS_KEY_ID;
   delete process.env.AWS_SECRET_ACCESS_KEY;
 });
-
-async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > ms) throw new Error(`not within ${ms} ms`);
-    await sleep(20);
-  }
-  return Date.now() - start;
-}
 
 async function sql<T extends object>(text: string, params: unknown[] = []): Promise<T[]> {
   const c = new Client({ connectionString: databaseUrl });

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { api, b64 } from '../support/http';
 import { startPostgres, type RunningPostgres } from '../support/postgres';
+import { replicaEnv, within } from '../support/replicas';
 import { startS3rver } from '../support/s3rver';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
@@ -17,15 +17,7 @@ beforeAll(async () => {
   s3 = await startS3rver();
   process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
   process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
-  const shared = {
-    COFFER_DATABASE_URL: await postgres.newDatabase(),
-    COFFER_ROOT_KEY: randomBytes(32).toString('base64'),
-    COFFER_ROOT_ACCESS_KEY_ID: 'AKIAREPLICAS00000001',
-    COFFER_ROOT_SECRET_ACCESS_KEY: 'replicas-root-secret',
-    COFFER_STORAGE_BACKEND: 's3',
-    COFFER_S3_ENDPOINT: s3.endpoint,
-    COFFER_S3_FORCE_PATH_STYLE: 'true',
-  };
+  const shared = replicaEnv(await postgres.newDatabase(), s3.endpoint);
   // Started together: schema migrations and the test support's principal race, as replicas do.
   [a, b] = await Promise.all([startCoffer(shared), startCoffer(shared)]);
   // The test support issues each replica its own operator credentials, and the second issue
@@ -44,16 +36,6 @@ afterAll(async () => {
   delete process.env.AWS_ACCESS_KEY_ID;
   delete process.env.AWS_SECRET_ACCESS_KEY;
 });
-
-/** Polls until `check` holds or `ms` pass; answers how long it took. */
-async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > ms) throw new Error(`not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return Date.now() - start;
-}
 
 it('creates on one replica, uses on the other, disables on one and sees the other refuse within a second', async () => {
   const key = (await on(a).post('/v1/keys', { alias: 'alias/shared' })).body.keyMetadata;

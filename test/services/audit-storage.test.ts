@@ -5,26 +5,18 @@ import type { AuditEvent } from '../../src/services/audit/audit-event';
 import type { AuditStorage } from '../../src/services/audit/audit-trail';
 import { PostgresState } from '../../src/services/state/postgres-state';
 import { SqliteState } from '../../src/services/state/sqlite-state';
+import { auditEventNumber } from '../support/audit-events';
 import { startPostgres, type RunningPostgres } from '../support/postgres';
 
+/** The series of test events, the seventh also on an alias with a path. */
 function event(n: number): AuditEvent {
+  const e = auditEventNumber(n);
+  if (n !== 7) return e;
   return {
-    eventVersion: '1.08',
-    eventID: `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`,
-    eventTime: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
-    eventSource: 'kms.amazonaws.com',
-    eventName: n % 2 ? 'Encrypt' : 'Decrypt',
-    eventType: 'AwsApiCall',
-    awsRegion: 'us-east-1',
-    recipientAccountId: '111122223333',
-    readOnly: true,
-    userIdentity: { type: 'IAMUser', arn: `arn:aws:iam::111122223333:user/u${n % 3}`, accountId: '111122223333', userName: `u${n % 3}` },
-    requestParameters: {},
+    ...e,
     resources: [
-      { ARN: `arn:aws:kms:us-east-1:111122223333:key/k${n % 4}`, accountId: '111122223333', type: 'AWS::KMS::Key' },
-      ...(n === 7
-        ? [{ ARN: 'arn:aws:kms:us-east-1:111122223333:alias/team/app', accountId: '111122223333', type: 'AWS::KMS::Alias' }]
-        : []),
+      ...e.resources,
+      { ARN: 'arn:aws:kms:us-east-1:111122223333:alias/team/app', accountId: '111122223333', type: 'AWS::KMS::Alias' },
     ],
   };
 }

@@ -1,9 +1,9 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { AuditEvent } from '../../src/services/audit/audit-event';
 import { importJsonState } from '../../src/services/state/json-state-import';
 import { SqliteState } from '../../src/services/state/sqlite-state';
+import { auditEventNumber } from '../support/audit-events';
 
 let dir: string;
 let state: SqliteState | undefined;
@@ -18,23 +18,7 @@ afterEach(() => {
 
 const open = () => (state = SqliteState.open(dir));
 
-function event(n: number, overrides: Partial<AuditEvent> = {}): AuditEvent {
-  return {
-    eventVersion: '1.08',
-    eventID: `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`,
-    eventTime: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
-    eventSource: 'kms.amazonaws.com',
-    eventName: n % 2 ? 'Encrypt' : 'Decrypt',
-    eventType: 'AwsApiCall',
-    awsRegion: 'us-east-1',
-    recipientAccountId: '111122223333',
-    readOnly: true,
-    userIdentity: { type: 'IAMUser', arn: `arn:aws:iam::111122223333:user/u${n % 3}`, accountId: '111122223333', userName: `u${n % 3}` },
-    requestParameters: {},
-    resources: [{ ARN: `arn:aws:kms:us-east-1:111122223333:key/k${n % 4}`, accountId: '111122223333', type: 'AWS::KMS::Key' }],
-    ...overrides,
-  };
-}
+const event = (n: number) => auditEventNumber(n);
 
 describe('the lock on the data directory', () => {
   it('refuses a second open while the first holds it, naming the directory, and allows it once closed', () => {

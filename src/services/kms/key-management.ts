@@ -155,8 +155,8 @@ export interface ImportKeyMaterialInput {
   validTo?: Date;
 }
 
-/** What a grant may allow: AWS's grant operations. Coffer's symmetric keys take the first eleven. */
-export const GRANT_OPERATIONS = [
+/** What a grant on a symmetric encryption key (all Coffer makes) may allow. */
+export const SYMMETRIC_KEY_GRANT_OPERATIONS = [
   'Decrypt',
   'Encrypt',
   'GenerateDataKey',
@@ -168,6 +168,11 @@ export const GRANT_OPERATIONS = [
   'CreateGrant',
   'RetireGrant',
   'DescribeKey',
+] as const;
+
+/** What a grant may allow: AWS's grant operations, those of asymmetric and HMAC keys too. */
+export const GRANT_OPERATIONS = [
+  ...SYMMETRIC_KEY_GRANT_OPERATIONS,
   'Sign',
   'Verify',
   'GetPublicKey',

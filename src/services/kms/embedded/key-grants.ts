@@ -1,5 +1,11 @@
 import { ServiceError, invalid } from '../../errors';
-import type { CreateGrantInput, EncryptionContext, GrantConstraints, GrantOperation } from '../key-management';
+import {
+  type CreateGrantInput,
+  type EncryptionContext,
+  type GrantConstraints,
+  type GrantOperation,
+  SYMMETRIC_KEY_GRANT_OPERATIONS,
+} from '../key-management';
 import type { GrantRecord, KeyRecord } from './key-record';
 import type { Page } from '../../pagination';
 import { stateError } from './key-lifecycle';
@@ -13,20 +19,7 @@ export const MAX_GRANTS_PER_KEY = 50_000;
 const MAX_CONSTRAINT_PAIRS = 8;
 const MAX_CONSTRAINT_VALUE = 384;
 
-/** Operations a symmetric encryption key can be granted (the rest belong to asymmetric and HMAC keys). */
-const SYMMETRIC_OPERATIONS = new Set<GrantOperation>([
-  'Decrypt',
-  'Encrypt',
-  'GenerateDataKey',
-  'GenerateDataKeyWithoutPlaintext',
-  'ReEncryptFrom',
-  'ReEncryptTo',
-  'GenerateDataKeyPair',
-  'GenerateDataKeyPairWithoutPlaintext',
-  'CreateGrant',
-  'RetireGrant',
-  'DescribeKey',
-]);
+const SYMMETRIC_OPERATIONS = new Set<GrantOperation>(SYMMETRIC_KEY_GRANT_OPERATIONS);
 
 // An IAM principal of any account (root, user, role, assumed role) or an AWS service principal.
 const PRINCIPAL =
