@@ -1,5 +1,6 @@
 import { invalid } from '../services/errors';
 import type { EncryptionContext } from '../services/kms/key-management';
+import { nulRefused } from './nul-check';
 import { quote } from '../services/quote';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -33,6 +34,7 @@ export function parseContextHeader(header: string | undefined): EncryptionContex
       throw invalid(`X-Encryption-Context: ${quote(pair.trim())} has a bad percent-escape`);
     }
     if (key === '') throw invalid('X-Encryption-Context: keys must not be empty');
+    if (key.includes('\0') || value.includes('\0')) throw nulRefused();
     if (key.startsWith('aws-crypto-'))
       throw invalid(`X-Encryption-Context: keys beginning with aws-crypto- are reserved (got ${quote(key)})`);
     if (Object.hasOwn(context, key)) throw invalid(`X-Encryption-Context: key ${quote(key)} appears twice`);

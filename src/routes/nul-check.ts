@@ -1,11 +1,25 @@
 import type { RequestHandler } from 'express';
 import { ServiceError } from '../services/errors';
 
-/** Whether a JSON value holds a NUL character in any string, key or value. */
+/**
+ * Whether a JSON value holds a NUL character in any string, key or value. A loop, not recursion:
+ * a body nested thousands deep (a few KB) must not overflow the stack.
+ */
 export function holdsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\0');
-  if (Array.isArray(value)) return value.some(holdsNul);
-  if (typeof value === 'object' && value !== null) return Object.entries(value).some(([k, v]) => k.includes('\0') || holdsNul(v));
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const v = pending.pop();
+    if (typeof v === 'string') {
+      if (v.includes('\0')) return true;
+    } else if (Array.isArray(v)) {
+      for (const item of v) pending.push(item);
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, inner] of Object.entries(v)) {
+        if (k.includes('\0')) return true;
+        pending.push(inner);
+      }
+    }
+  }
   return false;
 }
 
