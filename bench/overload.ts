@@ -3,21 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { autocannon } from './autocannon';
 import { BENCH_TOKEN, startServerProcess } from './server-process';
 
-/** autocannon's JSON summary (the part the benchmark reads). */
-interface AutocannonResult {
-  latency: { p50: number; p99: number; max: number };
-  requests: { total: number };
-  errors: number;
-  timeouts: number;
-  statusCodeStats?: Record<string, { count: number }>;
-  '2xx': number;
-  non2xx: number;
-}
-
 const exec = promisify(execFile);
-const AUTOCANNON = path.resolve(__dirname, '../../node_modules/autocannon/autocannon.js');
 
 const CONNECTIONS = 1000;
 const SECONDS = 10;
@@ -69,30 +58,13 @@ export async function run(): Promise<void> {
     const ready = probe(`${server.url}/readyz`);
     // The load comes from a process of its own: a client that saturates this one would delay the probes.
     const body = JSON.stringify({ keyId, plaintext: Buffer.alloc(64, 1).toString('base64') });
-    const load = exec(
-      process.execPath,
-      [
-        AUTOCANNON,
-        '-j',
-        '-c',
-        String(CONNECTIONS),
-        '-d',
-        String(SECONDS),
-        '-t',
-        '10',
-        '-m',
-        'POST',
-        '-b',
-        body,
-        '-H',
-        `Authorization=Bearer ${BENCH_TOKEN}`,
-        '-H',
-        'Content-Type=application/json',
-        `${server.url}/v1/encrypt`,
-      ],
-      { maxBuffer: 64 * 1024 * 1024 },
-    );
-    const result = JSON.parse((await load).stdout) as AutocannonResult;
+    const result = await autocannon(`${server.url}/v1/encrypt`, {
+      connections: CONNECTIONS,
+      seconds: SECONDS,
+      method: 'POST',
+      body,
+      headers: { Authorization: `Bearer ${BENCH_TOKEN}`, 'Content-Type': 'application/json' },
+    });
     const [h, r] = await Promise.all([health.stop(), ready.stop()]);
     const codes = Object.entries(result.statusCodeStats ?? { '2xx': { count: result['2xx'] }, other: { count: result.non2xx } })
       .map(([code, s]) => `${code}: ${s.count}`)

@@ -5,11 +5,24 @@ import path from 'node:path';
 export const BENCH_TOKEN = 'bench-token-0123456789abcdef';
 
 /** Starts the built service (`dist/src/main.js`) as a child, so its own peak RSS can be read. */
-export async function startServerProcess(
-  dataDir: string,
-  env: Record<string, string> = {},
-): Promise<{ child: ChildProcess; url: string; peakRssMiB: () => number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [path.resolve(__dirname, '../src/main.js')], {
+export interface ServerProcess {
+  child: ChildProcess;
+  url: string;
+  peakRssMiB: () => number;
+  /** CPU time (user + system) the process has used so far, in ms. */
+  cpuMs: () => number;
+  stop: () => Promise<void>;
+}
+
+/**
+ * With BENCH_CPU_PROFILE_DIR set, the process writes a V8 CPU profile named after `profileName`
+ * there when it stops (see `bench/profile-summary.ts`).
+ */
+export async function startServerProcess(dataDir: string, env: Record<string, string> = {}, profileName?: string): Promise<ServerProcess> {
+  const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
+  const profiling =
+    profileDir && profileName ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${profileName}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...profiling, path.resolve(__dirname, '../src/main.js')], {
     env: {
       ...process.env,
       PORT: '0',
@@ -38,10 +51,17 @@ export async function startServerProcess(
   return {
     child,
     url,
+    cpuMs: () => processCpuMs(child.pid!),
     peakRssMiB: () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024,
     stop: async () => {
       child.kill('SIGTERM');
       await new Promise((r) => child.on('exit', r));
     },
   };
+}
+
+/** utime + stime of a process, from /proc (clock ticks of 10 ms on Linux). */
+export function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }

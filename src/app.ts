@@ -35,7 +35,7 @@ import type { ObjectService } from './services/objects/object-service';
 
 /** Everything the HTTP layer needs, built by `compose.ts` (or by a test). */
 export interface AppServices {
-  config: Pick<Config, 'region' | 'maxInFlight'>;
+  config: Pick<Config, 'region' | 'maxInFlight' | 'validateResponses'>;
   /** The process logger; the HTTP access log writes through it. */
   logger: PinoLogger;
   metrics: Metrics;
@@ -85,7 +85,7 @@ export function createApp(services: AppServices): express.Express {
     OpenApiValidator.middleware({
       apiSpec: specPath,
       validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true },
-      validateResponses: { removeAdditional: false },
+      validateResponses: services.config.validateResponses ? { removeAdditional: false } : false,
       validateSecurity: false,
       ignoreUndocumented: false,
       ignorePaths: /^\/docs/,

@@ -36,6 +36,11 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Load shedding: requests served at once; more are refused at once. */
   maxInFlight: number;
+  /**
+   * Check every answer against openapi.yaml as it is sent (the tests do; a 500 if one strays).
+   * Off by default: the contract is enforced by the tests, and a production request need not pay for it.
+   */
+  validateResponses: boolean;
 }
 
 export class ConfigError extends Error {
@@ -178,6 +183,7 @@ function readConfig(r: Reader): Config {
     envelopeFrameLength: r.int('COFFER_ENVELOPE_FRAME_LENGTH', 65536, 128, 2 ** 22),
     shutdownTimeoutMs: r.int('COFFER_SHUTDOWN_TIMEOUT_MS', 10000, 0, 600000),
     maxInFlight: r.int('COFFER_MAX_IN_FLIGHT', 256, 1, 100000),
+    validateResponses: r.bool('COFFER_VALIDATE_RESPONSES', false),
   };
   if ((config.rootAccessKeyId === undefined) !== (config.rootSecretAccessKey === undefined)) {
     r.problems.push('COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY: set both or neither');

@@ -51,8 +51,12 @@ export class PinoLogger implements Logger {
   }
 }
 
-/** A logger at `level`, writing to stderr unless a destination is given (tests capture it). */
-export function createLogger(level: LogLevel, destination: DestinationStream = pino.destination({ fd: 2, sync: true })): PinoLogger {
+/**
+ * A logger at `level`, writing to stderr unless a destination is given (tests capture it). The
+ * writes are asynchronous (a write per batch, not a blocking write per line, off the request's
+ * path); pino flushes what is buffered when the process exits, even on an uncaught exception.
+ */
+export function createLogger(level: LogLevel, destination: DestinationStream = pino.destination({ fd: 2, sync: false })): PinoLogger {
   return new PinoLogger(
     pino(
       {

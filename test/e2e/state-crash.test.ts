@@ -108,6 +108,51 @@ it('after kill -9 in a burst of disables and enables, each key is as its last ac
   }
 });
 
+it('after kill -9 in a burst of encryptions, every acknowledged call has its audit event (written on the writer thread)', async () => {
+  const env = { COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: ROOT_TOKEN };
+  const coffer = await spawnCoffer(env);
+  const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'kms:Encrypt', Resource: '*' }] };
+  const caller = (await root(coffer.url).post('/v1/principals', { name: 'encrypter', policy })).body.token as string;
+  const keyId = (await root(coffer.url).post('/v1/keys', {})).body.keyMetadata.keyId as string;
+  const acknowledged: string[] = [];
+  let stop = false;
+  const worker = async (w: number) => {
+    for (let i = 0; !stop; i++) {
+      const id = `crash-${w}-${i}`;
+      try {
+        const r = await request(coffer.url)
+          .post('/v1/encrypt')
+          .set('Authorization', `Bearer ${caller}`)
+          .set('X-Request-Id', id)
+          .send({ keyId, plaintext: 'aGVsbG8=' });
+        if (r.status === 200) acknowledged.push(id);
+      } catch {
+        return;
+      }
+    }
+  };
+  const workers = Array.from({ length: 16 }, (_, w) => worker(w));
+  while (acknowledged.length < 300) await new Promise((r) => setTimeout(r, 5));
+  coffer.child.kill('SIGKILL');
+  stop = true;
+  await Promise.all(workers);
+  await coffer.exited;
+
+  const again = await spawnCoffer(env);
+  try {
+    const audited = new Set<string>();
+    for (let marker: string | undefined, page = 0; page === 0 || marker; page++) {
+      const r = await root(again.url).get(`/v1/audit?eventName=Encrypt&limit=100${marker ? `&marker=${marker}` : ''}`);
+      for (const e of r.body.events as { requestID: string }[]) audited.add(e.requestID);
+      marker = r.body.nextMarker;
+    }
+    expect(acknowledged.filter((id) => !audited.has(id))).toEqual([]);
+  } finally {
+    again.child.kill('SIGTERM');
+    await again.exited;
+  }
+});
+
 it('a second process is refused while the first still runs, even through another spelling of its path', async () => {
   const env = { COFFER_DATA_DIR: dataDir, COFFER_ROOT_TOKEN: ROOT_TOKEN };
   const first = await spawnCoffer(env);

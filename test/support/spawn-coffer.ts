@@ -18,7 +18,7 @@ export function assertBuilt(): void {
 export async function spawnCoffer(env: Record<string, string>): Promise<CofferProcess> {
   assertBuilt();
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', COFFER_HOST: '127.0.0.1', ...env },
+    env: { PATH: process.env.PATH ?? '', PORT: '0', COFFER_HOST: '127.0.0.1', COFFER_VALIDATE_RESPONSES: 'true', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';

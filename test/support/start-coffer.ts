@@ -54,7 +54,14 @@ async function operatorCredentials(
 /** Starts a real Coffer (embedded backends unless `env` says otherwise); `logger` captures its log. */
 export async function startCoffer(env: Record<string, string> = {}, logger: PinoLogger = silentLogger): Promise<RunningCoffer> {
   const dataDir = env.COFFER_DATA_DIR ?? mkdtempSync(path.join(tmpdir(), 'coffer-test-'));
-  const config = loadConfig({ COFFER_ROOT_TOKEN: TEST_TOKEN, COFFER_LOG_LEVEL: 'silent', ...env, COFFER_DATA_DIR: dataDir, PORT: '0' });
+  const config = loadConfig({
+    COFFER_ROOT_TOKEN: TEST_TOKEN,
+    COFFER_LOG_LEVEL: 'silent',
+    COFFER_VALIDATE_RESPONSES: 'true',
+    ...env,
+    COFFER_DATA_DIR: dataDir,
+    PORT: '0',
+  });
   const services = await composeServices(config, logger);
   const server = createHttpServer(createApp(services), logger).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));

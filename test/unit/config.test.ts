@@ -10,6 +10,9 @@ describe('loadConfig', () => {
     expect(c.kmsBackend).toBe('embedded');
     expect(c.storageBackend).toBe('embedded');
     expect(c.rootToken).toBeUndefined();
+    expect(c.maxInFlight).toBe(256);
+    expect(c.validateResponses).toBe(false);
+    expect(loadConfig({ COFFER_VALIDATE_RESPONSES: 'true' }).validateResponses).toBe(true);
   });
 
   it('reports every bad variable at once, by name', () => {

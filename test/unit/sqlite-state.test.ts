@@ -75,6 +75,29 @@ describe('records', () => {
   });
 });
 
+describe('the audit writer thread', () => {
+  it('refuses a batch the database refuses, writes nothing of it, and goes on writing the next', async () => {
+    const db = open();
+    const broken = { ...event(2), eventName: null } as never;
+    await expect(db.audit.append([event(1), broken])).rejects.toThrow(/the audit trail could not be written: NOT NULL constraint failed/);
+    await db.audit.append([event(3)]);
+    await db.audit.writable();
+    expect((await db.audit.query({ limit: 10 })).events.map((e) => e.eventID)).toEqual([event(3).eventID]);
+  });
+
+  it('writes a batch sent before close, and refuses appends after it', async () => {
+    const db = open();
+    const written = db.audit.append([event(1), event(2)]);
+    db.close();
+    state = undefined;
+    await written;
+    await expect(db.audit.append([event(3)])).rejects.toThrow('the state database is closed');
+    await expect(db.audit.writable()).rejects.toThrow('the state database is closed');
+    // The directory opens again, with both events.
+    expect((await open().audit.query({ limit: 10 })).events.map((e) => e.eventID)).toEqual([event(2).eventID, event(1).eventID]);
+  });
+});
+
 describe('importing the JSON files of an earlier version', () => {
   const key = (keyId: string) => ({ keyId, state: 'Enabled', sealedMaterials: [] });
   const write = (file: string, text: string) => {

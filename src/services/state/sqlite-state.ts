@@ -8,9 +8,12 @@ import type { PrincipalRecord, PrincipalStorage } from '../auth/principal-store'
 import type { AliasRecord, KeyRecord } from '../kms/embedded/key-record';
 import type { KeyStateChanges, KeyStateStorage } from '../kms/embedded/key-store';
 import { decodeMarker, encodeMarker, pageSize } from '../pagination';
+import { type AuditEventRow, SqliteAuditWriter } from './sqlite-audit-writer';
 import { SCHEMA } from './sqlite-schema';
 
 export const DATABASE_FILE = 'coffer.db';
+/** Held locked by the one process using the data directory (the database has two connections). */
+export const LOCK_FILE = 'coffer.lock';
 
 export interface ImportedRecords {
   keys: KeyRecord[];
@@ -22,47 +25,45 @@ export interface ImportedRecords {
 /**
  * Coffer's state in one SQLite database under the data directory: keys, aliases, principals and
  * the audit trail, one row a record, so a change writes what changed. WAL with synchronous=FULL:
- * a transaction is durable when its commit returns. The connection holds the database in
- * EXCLUSIVE locking mode from start to close, so a second process on the same data directory
- * cannot start (the operating system releases the lock when the process dies, even by kill -9).
+ * a transaction is durable when its commit returns. Audit appends are made on a thread of their
+ * own (`SqliteAuditWriter`), everything else on this connection. A lock database beside it is
+ * held in EXCLUSIVE locking mode from start to close, so a second process on the same data
+ * directory cannot start (the operating system releases the lock when the process dies, even by
+ * kill -9).
  */
 export class SqliteState {
   readonly keys: SqliteKeyState;
   readonly principals: SqlitePrincipals;
   readonly audit: SqliteAudit;
 
-  private constructor(private readonly db: Database.Database) {
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly lock: Database.Database,
+    private readonly writer: SqliteAuditWriter,
+  ) {
     this.keys = new SqliteKeyState(db);
     this.principals = new SqlitePrincipals(db);
-    this.audit = new SqliteAudit(db);
+    this.audit = new SqliteAudit(db, writer);
   }
 
   static open(dataDir: string): SqliteState {
+    const lock = lockDataDir(dataDir);
     const file = path.join(dataDir, DATABASE_FILE);
-    // Owner only, as every secret beside it: it holds token hashes, sealed materials and the trail.
-    closeSync(openSync(file, 'a', 0o600));
-    chmodSync(file, 0o600);
-    const db = new Database(file);
+    const db = openOwnerOnly(file);
     try {
-      // The locking mode comes first: in WAL mode it then keeps the wal-index in memory, never in a shared file.
-      db.pragma('locking_mode = EXCLUSIVE');
-      db.pragma('busy_timeout = 0');
+      // The writer thread may hold the write lock for a commit: wait for it rather than fail.
+      db.pragma('busy_timeout = 10000');
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       // 64 MiB of pages: the audit trail's indexes stay in memory as it grows.
       db.pragma('cache_size = -65536');
-      db.exec('BEGIN EXCLUSIVE; COMMIT');
       migrate(db);
     } catch (err) {
       db.close();
-      if ((err as { code?: string }).code === 'SQLITE_BUSY') {
-        throw new Error(`another Coffer process is using the data directory ${dataDir} (${DATABASE_FILE} is locked): stop it first`, {
-          cause: err,
-        });
-      }
+      lock.close();
       throw new Error(`cannot open ${file}: ${(err as Error).message}`, { cause: err });
     }
-    return new SqliteState(db);
+    return new SqliteState(db, lock, new SqliteAuditWriter(file));
   }
 
   /** Whether the JSON files of an earlier version were imported already (they never are twice). */
@@ -87,7 +88,38 @@ export class SqliteState {
   }
 
   close(): void {
+    this.writer.close();
     if (this.db.open) this.db.close();
+    if (this.lock.open) this.lock.close();
+  }
+}
+
+/** Owner only, as every secret beside it: the database holds token hashes, sealed materials and the trail. */
+function openOwnerOnly(file: string): Database.Database {
+  closeSync(openSync(file, 'a', 0o600));
+  chmodSync(file, 0o600);
+  return new Database(file);
+}
+
+/**
+ * One process per data directory: a small database held in EXCLUSIVE locking mode while this
+ * one runs. A second process (or a second open in this one) finds it locked and stops.
+ */
+function lockDataDir(dataDir: string): Database.Database {
+  const lock = openOwnerOnly(path.join(dataDir, LOCK_FILE));
+  try {
+    lock.pragma('locking_mode = EXCLUSIVE');
+    lock.pragma('busy_timeout = 0');
+    lock.exec('CREATE TABLE IF NOT EXISTS held (at TEXT); BEGIN EXCLUSIVE; INSERT INTO held VALUES (datetime()); COMMIT');
+    return lock;
+  } catch (err) {
+    lock.close();
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') {
+      throw new Error(`another Coffer process is using the data directory ${dataDir} (${LOCK_FILE} is locked): stop it first`, {
+        cause: err,
+      });
+    }
+    throw new Error(`cannot lock ${dataDir}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -176,7 +208,10 @@ class SqliteAudit implements AuditStorage {
   private readonly insertEvent;
   private readonly insertName;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly writer: SqliteAuditWriter,
+  ) {
     this.insertEvent = db.prepare(
       `INSERT INTO audit_events (event_id, event_ms, event_name, event_source, read_only, principal_arn, user_name, access_key_id, body)
        VALUES (@eventId, @eventMs, @eventName, @eventSource, @readOnly, @principalArn, @userName, @accessKeyId, @body)`,
@@ -184,25 +219,16 @@ class SqliteAudit implements AuditStorage {
     this.insertName = db.prepare('INSERT OR IGNORE INTO audit_resource_names (name, seq, type) VALUES (?, ?, ?)');
   }
 
-  async append(events: AuditEvent[]): Promise<void> {
-    this.appendNow(events);
+  append(events: AuditEvent[]): Promise<void> {
+    return this.writer.append(events.map(auditEventRow));
   }
 
+  /** Appends on this connection, inside a transaction of the caller's (an import). */
   appendNow(events: AuditEvent[]): void {
     this.db.transaction(() => {
-      for (const e of events) {
-        const { lastInsertRowid } = this.insertEvent.run({
-          eventId: e.eventID,
-          eventMs: Date.parse(e.eventTime),
-          eventName: e.eventName,
-          eventSource: e.eventSource,
-          readOnly: e.readOnly ? 1 : 0,
-          principalArn: e.userIdentity.arn,
-          userName: e.userIdentity.userName ?? null,
-          accessKeyId: e.userIdentity.accessKeyId ?? null,
-          body: JSON.stringify(e),
-        });
-        for (const r of e.resources) for (const name of resourceNames(r.ARN)) this.insertName.run(name, lastInsertRowid, r.type);
+      for (const { event, names } of events.map(auditEventRow)) {
+        const { lastInsertRowid } = this.insertEvent.run(event);
+        for (const [name, type] of names) this.insertName.run(name, lastInsertRowid, type);
       }
     })();
   }
@@ -244,8 +270,24 @@ class SqliteAudit implements AuditStorage {
     return { events, nextMarker: rows.length > limit ? encodeMarker(events[events.length - 1]!.eventID) : undefined };
   }
 
-  async writable(): Promise<void> {
-    if (!this.db.open) throw new Error('the state database is closed');
-    this.db.exec('BEGIN IMMEDIATE; ROLLBACK');
+  writable(): Promise<void> {
+    return this.writer.writable();
   }
+}
+
+function auditEventRow(e: AuditEvent): AuditEventRow {
+  return {
+    event: {
+      eventId: e.eventID,
+      eventMs: Date.parse(e.eventTime),
+      eventName: e.eventName,
+      eventSource: e.eventSource,
+      readOnly: e.readOnly ? 1 : 0,
+      principalArn: e.userIdentity.arn,
+      userName: e.userIdentity.userName ?? null,
+      accessKeyId: e.userIdentity.accessKeyId ?? null,
+      body: JSON.stringify(e),
+    },
+    names: e.resources.flatMap((r) => resourceNames(r.ARN).map((name): [string, string] => [name, r.type])),
+  };
 }

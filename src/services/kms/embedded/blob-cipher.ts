@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { RandomPool } from '../../crypto/random-pool';
 import { seal, unseal } from '../../crypto/sealing';
 import { ServiceError } from '../../errors';
 import { encodeEncryptionContext } from '../encryption-context';
@@ -18,6 +19,7 @@ export const invalidCiphertext = () =>
  */
 export class BlobCipher {
   private readonly materials = new Map<string, Buffer>();
+  private readonly ivs = new RandomPool();
 
   constructor(private readonly rootKey: Buffer) {}
 
@@ -35,7 +37,7 @@ export class BlobCipher {
   /** Encrypts under the key's newest material. */
   encrypt(key: KeyRecord, plaintext: Buffer, context: EncryptionContext | undefined): Buffer {
     const version = key.sealedMaterials.length - 1;
-    const iv = randomBytes(12);
+    const iv = this.ivs.take(12);
     const header = blobHeader(key.keyId, version, iv);
     const cipher = createCipheriv('aes-256-gcm', this.material(key, version), iv);
     cipher.setAAD(Buffer.concat([header, encodeEncryptionContext(context)]));

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type ArnScope, keyArn } from '../../arn';
+import { RandomPool } from '../../crypto/random-pool';
 import { ServiceError, invalid } from '../../errors';
 import type * as port from '../key-management';
 import { type BlobCipher, invalidCiphertext } from './blob-cipher';
@@ -14,6 +15,8 @@ import type { LiveKeys } from './live-keys';
  * nothing from disk.
  */
 export class EmbeddedCryptography {
+  private readonly dataKeys = new RandomPool();
+
   constructor(
     private readonly live: LiveKeys,
     private readonly cipher: BlobCipher,
@@ -21,7 +24,7 @@ export class EmbeddedCryptography {
   ) {}
 
   async generateDataKey(input: port.GenerateDataKeyInput): Promise<port.GenerateDataKeyResult> {
-    const plaintext = randomBytes(dataKeyLength(input));
+    const plaintext = this.dataKeys.take(dataKeyLength(input));
     const { keyId, ciphertextBlob } = await this.encrypt({ keyId: input.keyId, plaintext, encryptionContext: input.encryptionContext });
     return { keyId, ciphertextBlob, plaintext };
   }

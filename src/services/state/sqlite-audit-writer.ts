@@ -1,0 +1,125 @@
+import { Worker } from 'node:worker_threads';
+
+/** One audit event as rows: the event's columns and each name its resources may be queried by. */
+export interface AuditEventRow {
+  event: {
+    eventId: string;
+    eventMs: number;
+    eventName: string;
+    eventSource: string;
+    readOnly: number;
+    principalArn: string;
+    userName: string | null;
+    accessKeyId: string | null;
+    body: string;
+  };
+  names: [name: string, type: string][];
+}
+
+/**
+ * The writer thread's code: plain JavaScript given as a string, so it runs the same from the
+ * compiled service and from the TypeScript sources under test. It owns a second connection to
+ * the database, appends each batch in one transaction and answers once the commit (and its
+ * fsync) has returned; batches are taken in the order they were sent.
+ */
+const WRITER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file);
+db.pragma('busy_timeout = ${10_000}');
+db.pragma('synchronous = FULL');
+const insertEvent = db.prepare(
+  'INSERT INTO audit_events (event_id, event_ms, event_name, event_source, read_only, principal_arn, user_name, access_key_id, body) ' +
+    'VALUES (@eventId, @eventMs, @eventName, @eventSource, @readOnly, @principalArn, @userName, @accessKeyId, @body)'
+);
+const insertName = db.prepare('INSERT OR IGNORE INTO audit_resource_names (name, seq, type) VALUES (?, ?, ?)');
+const append = db.transaction((rows) => {
+  for (const row of rows) {
+    const { lastInsertRowid } = insertEvent.run(row.event);
+    for (const [name, type] of row.names) insertName.run(name, lastInsertRowid, type);
+  }
+});
+parentPort.on('message', (message) => {
+  if (message.probe) {
+    // Whether a write could be made now: a read-only file or a full disk answers here.
+    try {
+      db.exec('BEGIN IMMEDIATE; ROLLBACK');
+      parentPort.postMessage({ id: message.id });
+    } catch (err) {
+      parentPort.postMessage({ id: message.id, error: err instanceof Error ? err.message : String(err) });
+    }
+    return;
+  }
+  if (message.close) {
+    db.close();
+    parentPort.close();
+    return;
+  }
+  try {
+    append(message.rows);
+    parentPort.postMessage({ id: message.id });
+  } catch (err) {
+    parentPort.postMessage({ id: message.id, error: err instanceof Error ? err.message : String(err) });
+  }
+});
+`;
+
+/**
+ * Audit appends on a thread of their own. A commit with synchronous=FULL waits for the disk
+ * (milliseconds on a busy one): on the event loop that wait stopped every request, and audit
+ * writes are on the path of every KMS call. Here the loop goes on serving while the disk
+ * works, and the requests that arrive meanwhile go in the next batch.
+ */
+export class SqliteAuditWriter {
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+  private nextId = 0;
+  private failure: Error | undefined;
+
+  constructor(file: string) {
+    this.worker = new Worker(WRITER_SOURCE, { eval: true, workerData: { file, driver: require.resolve('better-sqlite3') } });
+    this.worker.on('message', (reply: { id: number; error?: string }) => {
+      const waiter = this.waiting.get(reply.id);
+      this.waiting.delete(reply.id);
+      if (this.waiting.size === 0) this.worker.unref();
+      if (reply.error === undefined) waiter?.resolve();
+      else waiter?.reject(new Error(`the audit trail could not be written: ${reply.error}`));
+    });
+    this.worker.on('error', (err) => this.fail(err));
+    this.worker.on('exit', () => this.fail(new Error('the audit writer has stopped')));
+    // Idle, the thread holds nothing the process must wait for; a batch in flight does.
+    this.worker.unref();
+  }
+
+  append(rows: AuditEventRow[]): Promise<void> {
+    return this.send({ rows });
+  }
+
+  /** Resolves when an append could be made now (after those already sent). */
+  writable(): Promise<void> {
+    return this.send({ probe: true });
+  }
+
+  private send(message: { rows: AuditEventRow[] } | { probe: true }): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      this.waiting.set(id, { resolve, reject });
+      this.worker.ref();
+      this.worker.postMessage({ id, ...message });
+    });
+  }
+
+  /** Appends already sent are written first; the thread then closes its connection and ends. */
+  close(): void {
+    if (this.failure) return;
+    this.failure = new Error('the state database is closed');
+    this.worker.postMessage({ close: true });
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const waiter of this.waiting.values()) waiter.reject(err);
+    this.waiting.clear();
+  }
+}
