@@ -12,7 +12,6 @@ import { errorHandler, lastResortErrorHandler } from './routes/error-handler';
 import { httpMetrics } from './routes/http-metrics';
 import { keyImportRouter } from './routes/key-import';
 import { keyPolicyRouter } from './routes/key-policy';
-import { admission } from './routes/admission';
 import { refuseNul } from './routes/nul-check';
 import { grantsRouter } from './routes/grants';
 import { keyRotationRouter } from './routes/key-rotation';
@@ -35,7 +34,7 @@ import type { ObjectService } from './services/objects/object-service';
 
 /** Everything the HTTP layer needs, built by `compose.ts` (or by a test). */
 export interface AppServices {
-  config: Pick<Config, 'region' | 'maxInFlight' | 'validateResponses'>;
+  config: Pick<Config, 'region' | 'validateResponses'>;
   /** The process logger; the HTTP access log writes through it. */
   logger: PinoLogger;
   metrics: Metrics;
@@ -64,8 +63,7 @@ export function createApp(services: AppServices): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
 
-  // First of all: a saturated process refuses at once, before spending anything on the request.
-  app.use(admission({ maxInFlight: services.config.maxInFlight, metrics }));
+  // A saturated process refuses before express (routes/admission.ts, in createHttpServer).
   app.use(accessLog(logger));
   app.use(httpMetrics(metrics));
   app.use(operationsRouter({ metrics, specPath, isReady: services.isReady }));

@@ -36,6 +36,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Load shedding: requests served at once; more are refused at once. */
   maxInFlight: number;
+  /** Connections accepted per turn of the event loop at most: handles on the listening socket (see routes/accept-handles.ts). */
+  acceptHandles: number;
   /**
    * Check every answer against openapi.yaml as it is sent (the tests do; a 500 if one strays).
    * Off by default: the contract is enforced by the tests, and a production request need not pay for it.
@@ -183,6 +185,7 @@ function readConfig(r: Reader): Config {
     envelopeFrameLength: r.int('COFFER_ENVELOPE_FRAME_LENGTH', 65536, 128, 2 ** 22),
     shutdownTimeoutMs: r.int('COFFER_SHUTDOWN_TIMEOUT_MS', 10000, 0, 600000),
     maxInFlight: r.int('COFFER_MAX_IN_FLIGHT', 256, 1, 100000),
+    acceptHandles: r.int('COFFER_ACCEPT_HANDLES', 256, 1, 1024),
     validateResponses: r.bool('COFFER_VALIDATE_RESPONSES', false),
   };
   if ((config.rootAccessKeyId === undefined) !== (config.rootSecretAccessKey === undefined)) {

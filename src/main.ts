@@ -3,6 +3,7 @@ import { createApp } from './app';
 import { composeServices } from './compose';
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';
+import { acceptMorePerTurn } from './routes/accept-handles';
 import { createHttpServer } from './routes/http-server';
 
 /** Process entry: config, services, app, listen; on SIGTERM/SIGINT finish in-flight work and flush. */
@@ -21,10 +22,20 @@ async function main(): Promise<void> {
   const services = await composeServices(config, logger);
   const app = createApp(services);
   // A deep accept queue: under a burst of connections none waits for SYN retries (1 s, 3 s, 7 s...).
-  const server: Server = createHttpServer(app, logger).listen({ port: config.port, host: config.host, backlog: 4096 });
+  const backlog = 4096;
+  const server: Server = createHttpServer(app, logger, { maxInFlight: config.maxInFlight, metrics: services.metrics }).listen({
+    port: config.port,
+    host: config.host,
+    backlog,
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
+  });
+  // ...and drained fast: up to COFFER_ACCEPT_HANDLES connections accepted per turn of the event loop, not 1.
+  const stopExtraHandles = await acceptMorePerTurn(server, config.acceptHandles - 1, backlog).catch((err: unknown) => {
+    logger.warn('accepting one connection per turn of the event loop', { error: err instanceof Error ? err.message : String(err) });
+    return () => Promise.resolve();
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -47,10 +58,11 @@ async function main(): Promise<void> {
       server.closeAllConnections();
     }, config.shutdownTimeoutMs);
     deadline.unref();
+    const extraHandlesDone = stopExtraHandles();
     server.closeIdleConnections();
     server.close(() => {
-      services
-        .close()
+      extraHandlesDone
+        .then(() => services.close())
         .then(() => {
           logger.info('stopped');
           process.exit(0);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type RequestListener, type Server, createServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger';
+import { type AdmissionOptions, admission } from './admission';
 
 interface Refusal {
   status: number;
@@ -56,9 +57,12 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
   logger.info('request refused by the HTTP parser', { requestId, status: refusal.status, parserCode: err.code });
 }
 
-/** The HTTP server for the app: node's parser refusals answered as the API answers errors. */
-export function createHttpServer(app: RequestListener, logger: Logger): Server {
-  const server = createServer(app);
+/**
+ * The HTTP server for the app: load shed before the app sees a request, node's parser refusals
+ * answered as the API answers errors.
+ */
+export function createHttpServer(app: RequestListener, logger: Logger, shedding: AdmissionOptions): Server {
+  const server = createServer(admission(app, shedding));
   server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => answerClientError(err, socket, logger));
   return server;
 }

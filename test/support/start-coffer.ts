@@ -63,7 +63,10 @@ export async function startCoffer(env: Record<string, string> = {}, logger: Pino
     PORT: '0',
   });
   const services = await composeServices(config, logger);
-  const server = createHttpServer(createApp(services), logger).listen(0, '127.0.0.1');
+  const server = createHttpServer(createApp(services), logger, { maxInFlight: config.maxInFlight, metrics: services.metrics }).listen(
+    0,
+    '127.0.0.1',
+  );
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;

@@ -52,6 +52,8 @@ parentPort.on('message', (message) => {
   }
   if (message.close) {
     db.close();
+    Atomics.store(workerData.closed, 0, 1);
+    Atomics.notify(workerData.closed, 0);
     parentPort.close();
     return;
   }
@@ -75,9 +77,14 @@ export class SqliteAuditWriter {
   private readonly waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
   private nextId = 0;
   private failure: Error | undefined;
+  /** Set to 1 by the thread once its connection is closed. */
+  private readonly closed = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(file: string) {
-    this.worker = new Worker(WRITER_SOURCE, { eval: true, workerData: { file, driver: require.resolve('better-sqlite3') } });
+    this.worker = new Worker(WRITER_SOURCE, {
+      eval: true,
+      workerData: { file, driver: require.resolve('better-sqlite3'), closed: this.closed },
+    });
     this.worker.on('message', (reply: { id: number; error?: string }) => {
       const waiter = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
@@ -110,11 +117,16 @@ export class SqliteAuditWriter {
     });
   }
 
-  /** Appends already sent are written first; the thread then closes its connection and ends. */
+  /**
+   * Appends already sent are written first; the thread then closes its connection and ends.
+   * Returns once the connection is closed (a blocking wait of at most 10 s, at shutdown only), so
+   * the caller may reopen or remove the directory at once.
+   */
   close(): void {
     if (this.failure) return;
     this.failure = new Error('the state database is closed');
     this.worker.postMessage({ close: true });
+    Atomics.wait(this.closed, 0, 0, 10_000);
   }
 
   private fail(err: Error): void {
