@@ -33,7 +33,8 @@ export async function acceptMorePerTurn(server: Server, handles: number, backlog
         new Promise<object>((resolve) => ((next = resolve), echo.send('dup', listening as never))),
         failed,
       ]);
-      const extra = new NetServer();
+      // As node's HTTP server sets its own sockets: without noDelay, Nagle holds back a streamed answer's chunks.
+      const extra = new NetServer({ noDelay: true });
       extra.on('connection', (socket) => server.emit('connection', socket));
       extra.listen(duplicate as never, backlog);
       extras.push(extra);

@@ -32,24 +32,42 @@ export function plaintextSize(storedSize: number): number {
 }
 
 /**
- * Bytes waiting for a whole segment. Chunks are kept as they came and joined once per segment,
- * so a body sent in tiny chunks costs linear time, not a copy of the backlog per chunk.
+ * Bytes waiting for a whole segment. Chunks are kept as they came; a segment within one chunk is
+ * a view of it (no copy), and only one that straddles chunks is copied, once, into a buffer of
+ * its own size. Large transient buffers are what the garbage collector pays for: a segment
+ * joined from the whole backlog cost twice its size in copies, and half the CPU of a transfer.
  */
 class Backlog {
   private chunks: Buffer[] = [];
   length = 0;
 
   add(chunk: Buffer): void {
+    if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.length += chunk.length;
   }
 
   /** Removes and returns the first `n` bytes (n <= length). */
   take(n: number): Buffer {
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
-    this.chunks = all.length > n ? [all.subarray(n)] : [];
     this.length -= n;
-    return all.subarray(0, n);
+    const first = this.chunks[0];
+    if (first === undefined) return Buffer.alloc(0);
+    if (first.length >= n) {
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.chunks[0]!;
+      const used = Math.min(chunk.length, n - filled);
+      chunk.copy(out, filled, 0, used);
+      filled += used;
+      if (used === chunk.length) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(used);
+    }
+    return out;
   }
 
   takeAll(): Buffer {
@@ -60,21 +78,27 @@ class Backlog {
 export function encryptSegments(key: Buffer, prefix: Buffer, base: Buffer): Transform {
   const pending = new Backlog();
   let index = 0;
-  const seal = (chunk: Buffer, final: boolean) => {
+  // A segment goes out as its ciphertext and then its tag, two pushes: joining them would copy
+  // the whole segment again.
+  const seal = (stream: Transform, chunk: Buffer, final: boolean) => {
     const cipher = createCipheriv('aes-256-gcm', key, nonce(prefix, index));
     cipher.setAAD(aad(base, index, final));
     index += 1;
-    return Buffer.concat([cipher.update(chunk), cipher.final(), cipher.getAuthTag()]);
+    const body = cipher.update(chunk);
+    cipher.final(); // GCM holds nothing back: final only computes the tag
+    if (body.length > 0) stream.push(body);
+    stream.push(cipher.getAuthTag());
   };
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
       pending.add(chunk);
       // Keep at least one byte back: only flush knows which segment is the final one.
-      while (pending.length > SEGMENT) this.push(seal(pending.take(SEGMENT), false));
+      while (pending.length > SEGMENT) seal(this, pending.take(SEGMENT), false);
       done();
     },
     flush(done) {
-      done(null, seal(pending.takeAll(), true));
+      seal(this, pending.takeAll(), true);
+      done();
     },
   });
 }
@@ -89,7 +113,9 @@ export function decryptSegments(key: Buffer, prefix: Buffer, base: Buffer): Tran
     decipher.setAuthTag(segment.subarray(segment.length - TAG));
     index += 1;
     try {
-      return Buffer.concat([decipher.update(segment.subarray(0, segment.length - TAG)), decipher.final()]);
+      const plaintext = decipher.update(segment.subarray(0, segment.length - TAG));
+      decipher.final(); // verifies the tag; GCM holds no bytes back
+      return plaintext;
     } catch {
       throw tampered();
     }

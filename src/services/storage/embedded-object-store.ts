@@ -158,7 +158,8 @@ export class EmbeddedObjectStore implements ObjectStore {
     const body =
       object.storedSize === 0
         ? (await handle.close(), createReadStream('/dev/null'))
-        : handle.createReadStream({ start: 0, end: object.storedSize - 1, autoClose: true });
+        : // 256 KiB reads: a quarter of the system calls of the default, and fewer segments straddling two reads.
+          handle.createReadStream({ start: 0, end: object.storedSize - 1, autoClose: true, highWaterMark: 256 * 1024 });
     return { object, body };
   }
 
