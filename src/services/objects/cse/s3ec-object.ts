@@ -149,11 +149,18 @@ async function verifyPass(source: Readable, content: ContentKey): Promise<Buffer
   const d = createDecipheriv('aes-256-gcm', content.key, content.iv);
   if (content.aad) d.setAAD(content.aad);
   let tail = Buffer.alloc(0);
-  for await (const chunk of source) {
-    const joined = Buffer.concat([tail, chunk as Buffer]);
-    const cut = Math.max(0, joined.length - TAG);
-    d.update(joined.subarray(0, cut));
-    tail = Buffer.from(joined.subarray(cut));
+  for await (const chunk of source as AsyncIterable<Buffer>) {
+    if (chunk.length >= TAG) {
+      // The held-back bytes, then the chunk but its last 16: no copy of the chunk itself.
+      d.update(tail);
+      d.update(chunk.subarray(0, chunk.length - TAG));
+      tail = Buffer.from(chunk.subarray(chunk.length - TAG));
+    } else {
+      const joined = Buffer.concat([tail, chunk]);
+      const cut = Math.max(0, joined.length - TAG);
+      d.update(joined.subarray(0, cut));
+      tail = joined.subarray(cut);
+    }
   }
   if (tail.length !== TAG) throw invalidCiphertext('the object is shorter than its tag');
   d.setAuthTag(tail);
