@@ -52,11 +52,13 @@ export class PinoLogger implements Logger {
 }
 
 /**
- * A logger at `level`, writing to stderr unless a destination is given (tests capture it). The
- * writes are asynchronous (a write per batch, not a blocking write per line, off the request's
- * path); pino flushes what is buffered when the process exits, even on an uncaught exception.
+ * A logger at `level`, writing to stderr unless a destination is given (tests capture it).
+ * Writes are synchronous: an asynchronous destination was measured (a few percent of a small
+ * request) and rejected, because its flush at exit retries forever once stderr's reader is gone
+ * (the process then never stops on SIGTERM) and its buffer grows without bound while the reader
+ * stalls.
  */
-export function createLogger(level: LogLevel, destination: DestinationStream = pino.destination({ fd: 2, sync: false })): PinoLogger {
+export function createLogger(level: LogLevel, destination: DestinationStream = pino.destination({ fd: 2, sync: true })): PinoLogger {
   return new PinoLogger(
     pino(
       {

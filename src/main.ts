@@ -33,19 +33,12 @@ async function main(): Promise<void> {
     server.once('error', reject);
   });
   // ...and drained fast: up to COFFER_ACCEPT_HANDLES connections accepted per turn of the event loop, not 1.
-  const stopExtraHandles = await acceptMorePerTurn(server, config.acceptHandles - 1, backlog).catch((err: unknown) => {
+  const extraHandles = acceptMorePerTurn(server, config.acceptHandles - 1, backlog).catch((err: unknown) => {
     logger.warn('accepting one connection per turn of the event loop', { error: err instanceof Error ? err.message : String(err) });
     return () => Promise.resolve();
   });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  logger.info('coffer listening', {
-    url: `http://127.0.0.1:${port}`,
-    kms: config.kmsBackend,
-    storage: config.storageBackend,
-    dataDir: config.dataDir,
-  });
 
+  // Signals are handled from the moment the server listens, while the handles are still being made.
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -58,7 +51,7 @@ async function main(): Promise<void> {
       server.closeAllConnections();
     }, config.shutdownTimeoutMs);
     deadline.unref();
-    const extraHandlesDone = stopExtraHandles();
+    const extraHandlesDone = extraHandles.then((stop) => stop());
     server.closeIdleConnections();
     server.close(() => {
       extraHandlesDone
@@ -75,6 +68,17 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+
+  await extraHandles;
+  if (stopping) return;
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  logger.info('coffer listening', {
+    url: `http://127.0.0.1:${port}`,
+    kms: config.kmsBackend,
+    storage: config.storageBackend,
+    dataDir: config.dataDir,
+  });
 }
 
 main().catch((err: unknown) => {

@@ -35,13 +35,18 @@ export function admission(app: RequestListener, options: AdmissionOptions): Requ
     }
     inFlight++;
     let done = false;
+    const socket = req.socket;
     const finish = () => {
       if (done) return;
       done = true;
       inFlight--;
+      socket.off('close', finish);
     };
     res.once('finish', finish);
     res.once('close', finish);
+    // A response queued behind a pipelined one gets neither event if the socket dies first (a
+    // malformed request after it ends the connection): without this its slot would never return.
+    socket.once('close', finish);
     app(req, res);
   };
 }

@@ -1,4 +1,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { importJsonState } from '../../src/services/state/json-state-import';
@@ -26,6 +28,40 @@ describe('the lock on the data directory', () => {
     expect(() => SqliteState.open(dir)).toThrow(`another Coffer process is using the data directory ${dir}`);
     first.close();
     expect(() => open()).not.toThrow();
+  });
+});
+
+describe('the lock, against other holders', () => {
+  it('a Coffer of the earlier version holding coffer.db itself is reported at once, as another process', async () => {
+    mkdirSync(dir, { recursive: true });
+    const old = new Database(path.join(dir, 'coffer.db'));
+    old.pragma('locking_mode = EXCLUSIVE');
+    old.pragma('journal_mode = WAL');
+    old.exec('BEGIN EXCLUSIVE; COMMIT');
+    try {
+      const started = Date.now();
+      expect(() => open()).toThrow(`another Coffer process is using the data directory ${dir} (coffer.db is locked)`);
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      old.close();
+    }
+    expect(() => open()).not.toThrow();
+  });
+
+  it('a refused second open in this process leaves the lock of the first in place for other processes', () => {
+    open();
+    expect(() => SqliteState.open(dir)).toThrow('another Coffer process is using the data directory');
+    const other = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `require(${JSON.stringify(require.resolve('../../dist/src/services/state/sqlite-state.js'))}).SqliteState.open(process.argv[1])`,
+        dir,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(other.status).not.toBe(0);
+    expect(other.stderr).toContain('another Coffer process is using the data directory');
   });
 });
 

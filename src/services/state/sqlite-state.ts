@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { resourceNames } from '../audit/resource-names';
 import type { AuditEvent } from '../audit/audit-event';
@@ -51,16 +51,20 @@ export class SqliteState {
     const file = path.join(dataDir, DATABASE_FILE);
     const db = openOwnerOnly(file);
     try {
-      // The writer thread may hold the write lock for a commit: wait for it rather than fail.
-      db.pragma('busy_timeout = 10000');
+      // No waiting at open: a Coffer of an earlier version, which locked the database itself
+      // rather than coffer.lock, must be reported at once, as a second process is.
+      db.pragma('busy_timeout = 0');
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       // 64 MiB of pages: the audit trail's indexes stay in memory as it grows.
       db.pragma('cache_size = -65536');
       migrate(db);
+      // From now on the writer thread may hold the write lock for a commit: wait for it rather than fail.
+      db.pragma('busy_timeout = 10000');
     } catch (err) {
       db.close();
       lock.close();
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') throw anotherProcess(dataDir, DATABASE_FILE, err);
       throw new Error(`cannot open ${file}: ${(err as Error).message}`, { cause: err });
     }
     return new SqliteState(db, lock, new SqliteAuditWriter(file));
@@ -96,10 +100,21 @@ export class SqliteState {
 
 /** Owner only, as every secret beside it: the database holds token hashes, sealed materials and the trail. */
 function openOwnerOnly(file: string): Database.Database {
-  closeSync(openSync(file, 'a', 0o600));
+  // Created only if missing: closing a descriptor of a file drops every POSIX lock this process
+  // holds on it, so a refused second open must not touch a file the first one has locked.
+  if (!existsSync(file)) {
+    try {
+      closeSync(openSync(file, 'wx', 0o600));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
   chmodSync(file, 0o600);
   return new Database(file);
 }
+
+const anotherProcess = (dataDir: string, file: string, cause: unknown) =>
+  new Error(`another Coffer process is using the data directory ${dataDir} (${file} is locked): stop it first`, { cause });
 
 /**
  * One process per data directory: a small database held in EXCLUSIVE locking mode while this
@@ -114,11 +129,7 @@ function lockDataDir(dataDir: string): Database.Database {
     return lock;
   } catch (err) {
     lock.close();
-    if ((err as { code?: string }).code === 'SQLITE_BUSY') {
-      throw new Error(`another Coffer process is using the data directory ${dataDir} (${LOCK_FILE} is locked): stop it first`, {
-        cause: err,
-      });
-    }
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') throw anotherProcess(dataDir, LOCK_FILE, err);
     throw new Error(`cannot lock ${dataDir}: ${(err as Error).message}`, { cause: err });
   }
 }
