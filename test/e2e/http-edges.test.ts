@@ -58,9 +58,8 @@ it('a SIGTERM while it is still starting (already answering) stops it gracefully
   );
   // The port is known once it listens; the listening line comes only after the extra accept
   // handles are made. Signal as soon as it answers a probe, as an orchestrator may.
-  let port = 0;
   for (;;) {
-    port = listeningPort(child.pid!);
+    const port = listeningPort(child.pid!);
     if (
       port &&
       (await fetch(`http://127.0.0.1:${port}/healthz`).then(
