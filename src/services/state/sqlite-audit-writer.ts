@@ -16,6 +16,12 @@ export interface AuditEventRow {
   names: [name: string, type: string][];
 }
 
+/** How an audit event is written, on the writer thread and in an import alike. */
+export const INSERT_AUDIT_EVENT =
+  'INSERT INTO audit_events (event_id, event_ms, event_name, event_source, read_only, principal_arn, user_name, access_key_id, body) ' +
+  'VALUES (@eventId, @eventMs, @eventName, @eventSource, @readOnly, @principalArn, @userName, @accessKeyId, @body)';
+export const INSERT_AUDIT_RESOURCE_NAME = 'INSERT OR IGNORE INTO audit_resource_names (name, seq, type) VALUES (?, ?, ?)';
+
 /**
  * The writer thread's code: plain JavaScript given as a string, so it runs the same from the
  * compiled service and from the TypeScript sources under test. It owns a second connection to
@@ -28,11 +34,8 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = ${10_000}');
 db.pragma('synchronous = FULL');
-const insertEvent = db.prepare(
-  'INSERT INTO audit_events (event_id, event_ms, event_name, event_source, read_only, principal_arn, user_name, access_key_id, body) ' +
-    'VALUES (@eventId, @eventMs, @eventName, @eventSource, @readOnly, @principalArn, @userName, @accessKeyId, @body)'
-);
-const insertName = db.prepare('INSERT OR IGNORE INTO audit_resource_names (name, seq, type) VALUES (?, ?, ?)');
+const insertEvent = db.prepare(workerData.insertEvent);
+const insertName = db.prepare(workerData.insertName);
 const append = db.transaction((rows) => {
   for (const row of rows) {
     const { lastInsertRowid } = insertEvent.run(row.event);
@@ -83,7 +86,13 @@ export class SqliteAuditWriter {
   constructor(file: string) {
     this.worker = new Worker(WRITER_SOURCE, {
       eval: true,
-      workerData: { file, driver: require.resolve('better-sqlite3'), closed: this.closed },
+      workerData: {
+        file,
+        driver: require.resolve('better-sqlite3'),
+        closed: this.closed,
+        insertEvent: INSERT_AUDIT_EVENT,
+        insertName: INSERT_AUDIT_RESOURCE_NAME,
+      },
     });
     this.worker.on('message', (reply: { id: number; error?: string }) => {
       const waiter = this.waiting.get(reply.id);

@@ -8,7 +8,7 @@ import type { PrincipalRecord, PrincipalStorage } from '../auth/principal-store'
 import type { AliasRecord, KeyRecord } from '../kms/embedded/key-record';
 import type { KeyStateChanges, KeyStateStorage } from '../kms/embedded/key-store';
 import { decodeMarker, encodeMarker, pageSize } from '../pagination';
-import { type AuditEventRow, SqliteAuditWriter } from './sqlite-audit-writer';
+import { type AuditEventRow, INSERT_AUDIT_EVENT, INSERT_AUDIT_RESOURCE_NAME, SqliteAuditWriter } from './sqlite-audit-writer';
 import { SCHEMA } from './sqlite-schema';
 
 export const DATABASE_FILE = 'coffer.db';
@@ -223,11 +223,8 @@ class SqliteAudit implements AuditStorage {
     private readonly db: Database.Database,
     private readonly writer: SqliteAuditWriter,
   ) {
-    this.insertEvent = db.prepare(
-      `INSERT INTO audit_events (event_id, event_ms, event_name, event_source, read_only, principal_arn, user_name, access_key_id, body)
-       VALUES (@eventId, @eventMs, @eventName, @eventSource, @readOnly, @principalArn, @userName, @accessKeyId, @body)`,
-    );
-    this.insertName = db.prepare('INSERT OR IGNORE INTO audit_resource_names (name, seq, type) VALUES (?, ?, ?)');
+    this.insertEvent = db.prepare(INSERT_AUDIT_EVENT);
+    this.insertName = db.prepare(INSERT_AUDIT_RESOURCE_NAME);
   }
 
   append(events: AuditEvent[]): Promise<void> {
