@@ -10,6 +10,7 @@ export interface AdmissionOptions {
 
 /** Paths never refused: an orchestrator's probes and the scrape must answer under any load. */
 const EXEMPT = new Set(['/healthz', '/readyz', '/metrics']);
+const ignore = () => undefined;
 const MESSAGE = 'Coffer is serving as many requests as it can: retry after a moment';
 
 /**
@@ -25,6 +26,11 @@ const MESSAGE = 'Coffer is serving as many requests as it can: retry after a mom
 export function admission(app: RequestListener, options: AdmissionOptions): RequestListener {
   let inFlight = 0;
   return (req, res) => {
+    // A client that goes away mid-body makes node destroy the request with an 'aborted' error,
+    // emitted a tick after it checked for listeners: a stream that let go of the request in
+    // between left it unhandled, and the process fell over (seen once in CI). The consumers of
+    // the body still get the error through their own listeners.
+    req.on('error', ignore);
     const url = req.url ?? '/';
     const query = url.indexOf('?');
     if (EXEMPT.has(query === -1 ? url : url.slice(0, query))) return app(req, res);
