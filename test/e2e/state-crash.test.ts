@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { MAIN_FOR_TESTS } from '../support/paths';
-import { spawnCoffer } from '../support/spawn-coffer';
+import { killDuringBurst, spawnCoffer, withCoffer } from '../support/spawn-coffer';
 
 const ROOT_TOKEN = 'crash-root-token-0123456789';
 let dataDir: string;
@@ -27,30 +27,21 @@ it('after kill -9 in a burst of principal creations and rotations, every acknowl
   const coffer = await spawnCoffer(env);
   const created: { name: string; token: string }[] = [];
   const rotated: { name: string; oldToken: string; token: string }[] = [];
-  let stop = false;
-  const worker = async (w: number) => {
-    for (let i = 0; !stop; i++) {
+  await killDuringBurst(
+    coffer,
+    8,
+    async (w, i) => {
       const name = `burst-${w}-${i}`;
-      try {
-        const r = await root(coffer.url).post('/v1/principals', { name });
-        if (r.status !== 201) continue;
-        created.push({ name, token: r.body.token });
-        const again = await root(coffer.url).post(`/v1/principals/${name}/credentials`);
-        if (again.status === 200) rotated.push({ name, oldToken: r.body.token, token: again.body.token });
-      } catch {
-        return;
-      }
-    }
-  };
-  const workers = Array.from({ length: 8 }, (_, w) => worker(w));
-  while (rotated.length < 30) await new Promise((r) => setTimeout(r, 5));
-  coffer.child.kill('SIGKILL');
-  stop = true;
-  await Promise.all(workers);
-  await coffer.exited;
+      const r = await root(coffer.url).post('/v1/principals', { name });
+      if (r.status !== 201) return;
+      created.push({ name, token: r.body.token });
+      const again = await root(coffer.url).post(`/v1/principals/${name}/credentials`);
+      if (again.status === 200) rotated.push({ name, oldToken: r.body.token, token: again.body.token });
+    },
+    () => rotated.length >= 30,
+  );
 
-  const again = await spawnCoffer(env);
-  try {
+  await withCoffer(env, async (again) => {
     for (const { name } of [...created]) expect([name, (await root(again.url).get(`/v1/principals/${name}`)).status]).toEqual([name, 200]);
     for (const { name, oldToken, token } of [...rotated]) {
       const withNew = await request(again.url).get('/v1/keys').set('Authorization', `Bearer ${token}`);
@@ -58,10 +49,7 @@ it('after kill -9 in a burst of principal creations and rotations, every acknowl
       // No policy: 403 once authenticated; an unknown token is 401.
       expect([name, withNew.status, withOld.status]).toEqual([name, 403, 401]);
     }
-  } finally {
-    again.child.kill('SIGTERM');
-    await again.exited;
-  }
+  });
 });
 
 it('after kill -9 in a burst of disables and enables, each key is as its last acknowledged change left it (or a later one)', async () => {
@@ -71,41 +59,29 @@ it('after kill -9 in a burst of disables and enables, each key is as its last ac
   for (let i = 0; i < 8; i++) keys.push((await root(coffer.url).post('/v1/keys', {}).expect(201)).body.keyMetadata.keyId);
   // Per key: the last acknowledged state, and whether a change was in flight at the kill.
   const acked = new Map<string, { enabled: boolean; inflight?: boolean }>(keys.map((k) => [k, { enabled: true }]));
-  let stop = false;
   let changes = 0;
-  const worker = async (keyId: string) => {
-    for (let enabled = true; !stop;) {
-      const next: boolean = !enabled;
+  await killDuringBurst(
+    coffer,
+    keys.length,
+    async (w) => {
+      const keyId = keys[w]!;
+      const next = !acked.get(keyId)!.enabled;
       acked.get(keyId)!.inflight = next;
-      try {
-        const r = await root(coffer.url).post(`/v1/keys/${keyId}/${next ? 'enable' : 'disable'}`);
-        if (r.status >= 300) throw new Error(`${r.status} ${JSON.stringify(r.body)}`);
-        enabled = next;
-        acked.set(keyId, { enabled });
-        changes++;
-      } catch {
-        return;
-      }
-    }
-  };
-  const workers = keys.map(worker);
-  while (changes < 200) await new Promise((r) => setTimeout(r, 2));
-  coffer.child.kill('SIGKILL');
-  stop = true;
-  await Promise.all(workers);
-  await coffer.exited;
+      const r = await root(coffer.url).post(`/v1/keys/${keyId}/${next ? 'enable' : 'disable'}`);
+      if (r.status >= 300) throw new Error(`${r.status} ${JSON.stringify(r.body)}`);
+      acked.set(keyId, { enabled: next });
+      changes++;
+    },
+    () => changes >= 200,
+  );
 
-  const again = await spawnCoffer(env);
-  try {
+  await withCoffer(env, async (again) => {
     for (const keyId of keys) {
       const state = (await root(again.url).get(`/v1/keys/${keyId}`).expect(200)).body.keyMetadata.enabled as boolean;
       const { enabled, inflight } = acked.get(keyId)!;
       expect([keyId, state === enabled || state === inflight]).toEqual([keyId, true]);
     }
-  } finally {
-    again.child.kill('SIGTERM');
-    await again.exited;
-  }
+  });
 });
 
 it('after kill -9 in a burst of encryptions, every acknowledged call has its audit event (written on the writer thread)', async () => {
@@ -115,31 +91,22 @@ it('after kill -9 in a burst of encryptions, every acknowledged call has its aud
   const caller = (await root(coffer.url).post('/v1/principals', { name: 'encrypter', policy })).body.token as string;
   const keyId = (await root(coffer.url).post('/v1/keys', {})).body.keyMetadata.keyId as string;
   const acknowledged: string[] = [];
-  let stop = false;
-  const worker = async (w: number) => {
-    for (let i = 0; !stop; i++) {
+  await killDuringBurst(
+    coffer,
+    16,
+    async (w, i) => {
       const id = `crash-${w}-${i}`;
-      try {
-        const r = await request(coffer.url)
-          .post('/v1/encrypt')
-          .set('Authorization', `Bearer ${caller}`)
-          .set('X-Request-Id', id)
-          .send({ keyId, plaintext: 'aGVsbG8=' });
-        if (r.status === 200) acknowledged.push(id);
-      } catch {
-        return;
-      }
-    }
-  };
-  const workers = Array.from({ length: 16 }, (_, w) => worker(w));
-  while (acknowledged.length < 300) await new Promise((r) => setTimeout(r, 5));
-  coffer.child.kill('SIGKILL');
-  stop = true;
-  await Promise.all(workers);
-  await coffer.exited;
+      const r = await request(coffer.url)
+        .post('/v1/encrypt')
+        .set('Authorization', `Bearer ${caller}`)
+        .set('X-Request-Id', id)
+        .send({ keyId, plaintext: 'aGVsbG8=' });
+      if (r.status === 200) acknowledged.push(id);
+    },
+    () => acknowledged.length >= 300,
+  );
 
-  const again = await spawnCoffer(env);
-  try {
+  await withCoffer(env, async (again) => {
     const audited = new Set<string>();
     for (let marker: string | undefined, page = 0; page === 0 || marker; page++) {
       const r = await root(again.url).get(`/v1/audit?eventName=Encrypt&limit=100${marker ? `&marker=${marker}` : ''}`);
@@ -147,10 +114,7 @@ it('after kill -9 in a burst of encryptions, every acknowledged call has its aud
       marker = r.body.nextMarker;
     }
     expect(acknowledged.filter((id) => !audited.has(id))).toEqual([]);
-  } finally {
-    again.child.kill('SIGTERM');
-    await again.exited;
-  }
+  });
 });
 
 it('a second process is refused while the first still runs, even through another spelling of its path', async () => {

@@ -43,3 +43,43 @@ export async function spawnCoffer(env: Record<string, string>): Promise<CofferPr
   });
   return { child, url, stderr: () => err, exited };
 }
+
+/**
+ * kill -9 in the middle of a burst: `workers` loops call `step(worker, i)` until `enough()` holds
+ * (a step that throws ends its loop); the process is then killed, the loops stop, and this
+ * resolves once it has exited.
+ */
+export async function killDuringBurst(
+  coffer: CofferProcess,
+  workers: number,
+  step: (worker: number, i: number) => Promise<void>,
+  enough: () => boolean,
+): Promise<void> {
+  let stop = false;
+  const loop = async (worker: number) => {
+    for (let i = 0; !stop; i++) {
+      try {
+        await step(worker, i);
+      } catch {
+        return;
+      }
+    }
+  };
+  const running = Array.from({ length: workers }, (_, w) => loop(w));
+  while (!enough()) await new Promise((r) => setTimeout(r, 2));
+  coffer.child.kill('SIGKILL');
+  stop = true;
+  await Promise.all(running);
+  await coffer.exited;
+}
+
+/** Starts Coffer on `env`, runs `check` against it, and stops it (SIGTERM) whatever happened. */
+export async function withCoffer(env: Record<string, string>, check: (coffer: CofferProcess) => Promise<void>): Promise<void> {
+  const coffer = await spawnCoffer(env);
+  try {
+    await check(coffer);
+  } finally {
+    coffer.child.kill('SIGTERM');
+    await coffer.exited;
+  }
+}
