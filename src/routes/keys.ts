@@ -9,7 +9,6 @@ type Schemas = components['schemas'];
 function keyMetadataJson(m: KeyDescription['keyMetadata']): Schemas['KeyMetadata'] {
   return {
     ...m,
-    encryptionAlgorithms: [...m.encryptionAlgorithms],
     creationDate: m.creationDate.toISOString(),
     deletionDate: isoDate(m.deletionDate),
     validTo: isoDate(m.validTo),

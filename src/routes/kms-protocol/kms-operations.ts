@@ -1,5 +1,15 @@
 import { ServiceError } from '../../services/errors';
 import { GRANT_OPERATIONS, type GrantListEntry, type KeyManagement, type KeyMetadata } from '../../services/kms/key-management';
+import {
+  DATA_KEY_PAIR_SPECS,
+  ENCRYPTION_ALGORITHMS,
+  KEY_AGREEMENT_ALGORITHMS,
+  KEY_SPECS,
+  KEY_USAGES,
+  MAC_ALGORITHMS,
+  MESSAGE_TYPES,
+  SIGNING_ALGORITHMS,
+} from '../../services/kms/key-specs';
 import type { Paginated } from '../../services/pagination';
 import { type WireInput } from './wire-input';
 
@@ -28,7 +38,10 @@ function keyMetadata(m: KeyMetadata): Json {
     KeyManager: m.keyManager,
     CustomerMasterKeySpec: m.keySpec,
     KeySpec: m.keySpec,
-    EncryptionAlgorithms: [...m.encryptionAlgorithms],
+    EncryptionAlgorithms: m.encryptionAlgorithms,
+    SigningAlgorithms: m.signingAlgorithms,
+    MacAlgorithms: m.macAlgorithms,
+    KeyAgreementAlgorithms: m.keyAgreementAlgorithms,
     MultiRegion: false,
   };
 }
@@ -59,11 +72,48 @@ function dataKeyInput(input: WireInput) {
     numberOfBytes: input.int('NumberOfBytes', 1, 1024),
     encryptionContext: input.context('EncryptionContext'),
     grantTokens: input.grantTokens(),
+    dryRun: input.bool('DryRun'),
   };
 }
 
-function symmetricOnly(input: WireInput, name: string): void {
-  input.oneOf(name, ['SYMMETRIC_DEFAULT'] as const);
+function dataKeyPairInput(input: WireInput) {
+  return {
+    keyId: input.string('KeyId'),
+    keyPairSpec: input.required('KeyPairSpec', DATA_KEY_PAIR_SPECS),
+    encryptionContext: input.context('EncryptionContext'),
+    grantTokens: input.grantTokens(),
+    dryRun: input.bool('DryRun'),
+  };
+}
+
+function signInput(input: WireInput) {
+  return {
+    keyId: input.string('KeyId'),
+    message: sized(input, 'Message', 1, 4096),
+    messageType: input.oneOf('MessageType', MESSAGE_TYPES),
+    signingAlgorithm: input.required('SigningAlgorithm', SIGNING_ALGORITHMS),
+    grantTokens: input.grantTokens(),
+    dryRun: input.bool('DryRun'),
+  };
+}
+
+function macInput(input: WireInput) {
+  return {
+    keyId: input.string('KeyId'),
+    message: sized(input, 'Message', 1, 4096),
+    macAlgorithm: input.required('MacAlgorithm', MAC_ALGORITHMS),
+    grantTokens: input.grantTokens(),
+    dryRun: input.bool('DryRun'),
+  };
+}
+
+/** A blob whose length AWS bounds. */
+function sized(input: WireInput, name: string, min: number, max: number): Buffer {
+  const value = input.blob(name);
+  if (value.length < min || value.length > max) {
+    throw new ServiceError('ValidationException', `${name} must be ${min} to ${max} bytes (got ${value.length})`);
+  }
+  return value;
 }
 
 /**
@@ -72,12 +122,9 @@ function symmetricOnly(input: WireInput, name: string): void {
  */
 export const kmsOperations: Record<string, Operation> = {
   async CreateKey(kms, input) {
-    const spec = input.string('KeySpec', true) ?? input.string('CustomerMasterKeySpec', true);
-    if (spec !== undefined && spec !== 'SYMMETRIC_DEFAULT') {
-      throw new ServiceError('UnsupportedOperationException', `Coffer creates SYMMETRIC_DEFAULT keys only (got ${spec})`);
-    }
-    input.oneOf('KeyUsage', ['ENCRYPT_DECRYPT'] as const);
     const m = await kms.createKey({
+      keySpec: input.oneOf('KeySpec', KEY_SPECS) ?? input.oneOf('CustomerMasterKeySpec', KEY_SPECS),
+      keyUsage: input.oneOf('KeyUsage', KEY_USAGES),
       description: input.string('Description', true),
       origin: input.oneOf('Origin', ['AWS_KMS', 'EXTERNAL'] as const),
       tags: input.tags('Tags'),
@@ -112,6 +159,22 @@ export const kmsOperations: Record<string, Operation> = {
       TagValue: t.tagValue,
     }));
   },
+  async TagResource(kms, input) {
+    const tags = input.tags('Tags');
+    if (!tags) throw new ServiceError('ValidationException', 'Tags is required');
+    await kms.tagResource(input.string('KeyId'), tags);
+    return {};
+  },
+  async UntagResource(kms, input) {
+    const tagKeys = input.stringList('TagKeys');
+    if (!tagKeys) throw new ServiceError('ValidationException', 'TagKeys is required');
+    await kms.untagResource(input.string('KeyId'), tagKeys);
+    return {};
+  },
+  async UpdateKeyDescription(kms, input) {
+    await kms.updateKeyDescription(input.string('KeyId'), input.text('Description'));
+    return {};
+  },
   async CreateAlias(kms, input) {
     await kms.createAlias(input.string('AliasName'), input.string('TargetKeyId'));
     return {};
@@ -145,37 +208,40 @@ export const kmsOperations: Record<string, Operation> = {
     return { CiphertextBlob: b64(r.ciphertextBlob), KeyId: r.keyId };
   },
   async Encrypt(kms, input) {
-    symmetricOnly(input, 'EncryptionAlgorithm');
     const r = await kms.encrypt({
       keyId: input.string('KeyId'),
       plaintext: input.blob('Plaintext'),
       encryptionContext: input.context('EncryptionContext'),
+      encryptionAlgorithm: input.oneOf('EncryptionAlgorithm', ENCRYPTION_ALGORITHMS),
       grantTokens: input.grantTokens(),
+      dryRun: input.bool('DryRun'),
     });
     return { CiphertextBlob: b64(r.ciphertextBlob), KeyId: r.keyId, EncryptionAlgorithm: r.encryptionAlgorithm };
   },
   async Decrypt(kms, input) {
-    symmetricOnly(input, 'EncryptionAlgorithm');
     const r = await kms.decrypt({
       ciphertextBlob: input.blob('CiphertextBlob'),
       keyId: input.string('KeyId', true),
       encryptionContext: input.context('EncryptionContext'),
+      encryptionAlgorithm: input.oneOf('EncryptionAlgorithm', ENCRYPTION_ALGORITHMS),
       grantTokens: input.grantTokens(),
+      dryRun: input.bool('DryRun'),
     });
     const reply = { KeyId: r.keyId, Plaintext: b64(r.plaintext), EncryptionAlgorithm: r.encryptionAlgorithm };
     r.plaintext.fill(0);
     return reply;
   },
   async ReEncrypt(kms, input) {
-    symmetricOnly(input, 'SourceEncryptionAlgorithm');
-    symmetricOnly(input, 'DestinationEncryptionAlgorithm');
     const r = await kms.reEncrypt({
       ciphertextBlob: input.blob('CiphertextBlob'),
       sourceKeyId: input.string('SourceKeyId', true),
       sourceEncryptionContext: input.context('SourceEncryptionContext'),
+      sourceEncryptionAlgorithm: input.oneOf('SourceEncryptionAlgorithm', ENCRYPTION_ALGORITHMS),
       destinationKeyId: input.string('DestinationKeyId'),
       destinationEncryptionContext: input.context('DestinationEncryptionContext'),
+      destinationEncryptionAlgorithm: input.oneOf('DestinationEncryptionAlgorithm', ENCRYPTION_ALGORITHMS),
       grantTokens: input.grantTokens(),
+      dryRun: input.bool('DryRun'),
     });
     return {
       CiphertextBlob: b64(r.ciphertextBlob),
@@ -189,6 +255,63 @@ export const kmsOperations: Record<string, Operation> = {
     const n = input.int('NumberOfBytes', 1, 1024);
     if (n === undefined) throw new ServiceError('ValidationException', 'NumberOfBytes is required');
     return { Plaintext: b64(await kms.generateRandom(n)) };
+  },
+  async GenerateDataKeyPair(kms, input) {
+    const r = await kms.generateDataKeyPair(dataKeyPairInput(input));
+    const reply = {
+      PrivateKeyCiphertextBlob: b64(r.privateKeyCiphertextBlob),
+      PrivateKeyPlaintext: b64(r.privateKeyPlaintext),
+      PublicKey: b64(r.publicKey),
+      KeyId: r.keyId,
+      KeyPairSpec: r.keyPairSpec,
+    };
+    r.privateKeyPlaintext.fill(0);
+    return reply;
+  },
+  async GenerateDataKeyPairWithoutPlaintext(kms, input) {
+    const r = await kms.generateDataKeyPairWithoutPlaintext(dataKeyPairInput(input));
+    return { PrivateKeyCiphertextBlob: b64(r.privateKeyCiphertextBlob), PublicKey: b64(r.publicKey), KeyId: r.keyId, KeyPairSpec: r.keyPairSpec };
+  },
+  async Sign(kms, input) {
+    const r = await kms.sign(signInput(input));
+    return { KeyId: r.keyId, Signature: b64(r.signature), SigningAlgorithm: r.signingAlgorithm };
+  },
+  async Verify(kms, input) {
+    const r = await kms.verify({ ...signInput(input), signature: sized(input, 'Signature', 1, 6144) });
+    return { KeyId: r.keyId, SignatureValid: r.signatureValid, SigningAlgorithm: r.signingAlgorithm };
+  },
+  async GetPublicKey(kms, input) {
+    const r = await kms.getPublicKey({ keyId: input.string('KeyId'), grantTokens: input.grantTokens() });
+    return {
+      KeyId: r.keyId,
+      PublicKey: b64(r.publicKey),
+      CustomerMasterKeySpec: r.keySpec,
+      KeySpec: r.keySpec,
+      KeyUsage: r.keyUsage,
+      EncryptionAlgorithms: r.encryptionAlgorithms,
+      SigningAlgorithms: r.signingAlgorithms,
+      KeyAgreementAlgorithms: r.keyAgreementAlgorithms,
+    };
+  },
+  async GenerateMac(kms, input) {
+    const r = await kms.generateMac(macInput(input));
+    return { Mac: b64(r.mac), MacAlgorithm: r.macAlgorithm, KeyId: r.keyId };
+  },
+  async VerifyMac(kms, input) {
+    const r = await kms.verifyMac({ ...macInput(input), mac: sized(input, 'Mac', 1, 6144) });
+    return { KeyId: r.keyId, MacValid: r.macValid, MacAlgorithm: r.macAlgorithm };
+  },
+  async DeriveSharedSecret(kms, input) {
+    const r = await kms.deriveSharedSecret({
+      keyId: input.string('KeyId'),
+      keyAgreementAlgorithm: input.required('KeyAgreementAlgorithm', KEY_AGREEMENT_ALGORITHMS),
+      publicKey: sized(input, 'PublicKey', 1, 8192),
+      grantTokens: input.grantTokens(),
+      dryRun: input.bool('DryRun'),
+    });
+    const reply = { KeyId: r.keyId, SharedSecret: b64(r.sharedSecret), KeyAgreementAlgorithm: r.keyAgreementAlgorithm, KeyOrigin: r.keyOrigin };
+    r.sharedSecret.fill(0);
+    return reply;
   },
   async EnableKeyRotation(kms, input) {
     await kms.enableKeyRotation(input.string('KeyId'), input.int('RotationPeriodInDays', 90, 2560));
@@ -256,6 +379,7 @@ export const kmsOperations: Record<string, Operation> = {
       constraints: input.constraints('Constraints'),
       name: input.string('Name', true),
       grantTokens: input.grantTokens(),
+      dryRun: input.bool('DryRun'),
     });
     return { GrantId: r.grantId, GrantToken: r.grantToken };
   },
@@ -279,13 +403,14 @@ export const kmsOperations: Record<string, Operation> = {
     const grantToken = input.string('GrantToken', true);
     const keyId = input.string('KeyId', true);
     const grantId = input.string('GrantId', true);
-    if (grantToken !== undefined) await kms.retireGrant({ grantToken, keyId, grantId });
-    else if (keyId !== undefined && grantId !== undefined) await kms.retireGrant({ keyId, grantId });
+    const dryRun = input.bool('DryRun');
+    if (grantToken !== undefined) await kms.retireGrant({ grantToken, keyId, grantId, dryRun });
+    else if (keyId !== undefined && grantId !== undefined) await kms.retireGrant({ keyId, grantId, dryRun });
     else throw new ServiceError('ValidationException', 'RetireGrant needs GrantToken, or KeyId and GrantId');
     return {};
   },
   async RevokeGrant(kms, input) {
-    await kms.revokeGrant(input.string('KeyId'), input.string('GrantId'));
+    await kms.revokeGrant(input.string('KeyId'), input.string('GrantId'), { dryRun: input.bool('DryRun') });
     return {};
   },
   async ListKeyPolicies(kms, input) {

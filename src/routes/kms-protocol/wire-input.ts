@@ -26,6 +26,25 @@ export class WireInput {
     return v;
   }
 
+  /** A string that may be empty (a description). */
+  text(name: string): string {
+    const v = this.body[name];
+    if (typeof v !== 'string') fail(name, 'Member must be a string');
+    return v;
+  }
+
+  bool(name: string): boolean | undefined {
+    const v = this.body[name];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'boolean') fail(name, 'Member must be a boolean');
+    return v;
+  }
+
+  /** An enum member that must be present. */
+  required<T extends string>(name: string, allowed: readonly T[]): T {
+    return this.oneOf(name, allowed) ?? fail(name, 'Member must not be null');
+  }
+
   int(name: string, min: number, max: number): number | undefined {
     const v = this.body[name];
     if (v === undefined || v === null) return undefined;

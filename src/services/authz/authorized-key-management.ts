@@ -48,7 +48,9 @@ export function authorizedKeyManagement(inner: port.KeyManagement, deps: Authori
     wrapped[method] = async (...args: unknown[]) => {
       const context = deps.scope.current();
       if (!context) throw new ServiceError('AccessDeniedException', 'no principal: a KMS call must be made for a request');
-      return new AuthorizedCall(inner, deps, context, plan, args).run(() => call.apply(inner, args));
+      const dryRun = args.some(isDryRun);
+      const callArgs = dryRun ? args.map(withoutDryRun) : args;
+      return new AuthorizedCall(inner, deps, context, plan, args, dryRun).run(() => call.apply(inner, callArgs));
     };
   }
   return wrapped as port.KeyManagement;
@@ -63,15 +65,21 @@ class AuthorizedCall {
     private readonly context: RequestContext,
     private readonly plan: KmsCallPlan,
     private readonly args: unknown[],
+    /** Authorize as for the call, then refuse it with DryRunOperationException, changing nothing. */
+    private readonly dryRun: boolean,
   ) {}
 
   async run(call: () => Promise<unknown>): Promise<unknown> {
     let result: unknown;
     try {
       await this.checkBefore();
+      // A call authorized on the key its answer names has no side effect: it runs, so that its key
+      // is authorized, and its answer is dropped. Any other stops once authorized.
+      if (this.dryRun && !this.plan.keyAfter) throw dryRunRefusal();
       if (!this.plan.readOnly) await this.deps.auditWritable().catch(unaudited);
       result = await call();
       await this.checkAfter(result);
+      if (this.dryRun) throw dryRunRefusal();
     } catch (err) {
       forget(result);
       const refusal = await this.refusalFor(err);
@@ -203,8 +211,20 @@ function requestAlias(ref: string): ConditionKeys {
   return name ? { 'kms:RequestAlias': [name] } : {};
 }
 
-/** Zeroes what a refused answer held: plaintext keys must not linger. */
+/** Zeroes what a refused answer held: plaintext keys, private keys and shared secrets must not linger. */
 function forget(result: unknown): void {
-  const plaintext = (result as { plaintext?: unknown } | undefined)?.plaintext;
-  if (Buffer.isBuffer(plaintext)) plaintext.fill(0);
+  const r = result as { plaintext?: unknown; privateKeyPlaintext?: unknown; sharedSecret?: unknown } | undefined;
+  for (const secret of [r?.plaintext, r?.privateKeyPlaintext, r?.sharedSecret]) if (Buffer.isBuffer(secret)) secret.fill(0);
+}
+
+const isDryRun = (arg: unknown) => (arg as port.DryRunnable | undefined)?.dryRun === true;
+
+function withoutDryRun(arg: unknown): unknown {
+  if (!isDryRun(arg)) return arg;
+  const { dryRun: _dryRun, ...rest } = arg as port.DryRunnable;
+  return rest;
+}
+
+function dryRunRefusal(): ServiceError {
+  return new ServiceError('DryRunOperationException', 'the request would have succeeded, but DryRun was set');
 }

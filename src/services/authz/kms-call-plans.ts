@@ -71,6 +71,21 @@ const dataKeyParameters = (args: unknown[]) => {
   return { keyId: i.keyId, keySpec: i.keySpec, numberOfBytes: i.numberOfBytes, encryptionContext: i.encryptionContext };
 };
 
+const signingParameters = (args: unknown[]) => {
+  const i = first<port.SignInput>(args);
+  return { keyId: i.keyId, messageType: i.messageType ?? 'RAW', signingAlgorithm: i.signingAlgorithm };
+};
+
+const macParameters = (args: unknown[]) => {
+  const i = first<port.GenerateMacInput>(args);
+  return { keyId: i.keyId, macAlgorithm: i.macAlgorithm };
+};
+
+const dataKeyPairParameters = (args: unknown[]) => {
+  const i = first<port.GenerateDataKeyPairInput>(args);
+  return { keyId: i.keyId, keyPairSpec: i.keyPairSpec, encryptionContext: i.encryptionContext };
+};
+
 const grantParameters = (g: port.CreateGrantInput) => ({
   keyId: g.keyId,
   granteePrincipal: g.granteePrincipal,
@@ -98,6 +113,9 @@ export const kmsCallPlans: Record<keyof port.KeyManagement, KmsCallPlan> = {
   scheduleKeyDeletion: onKey('ScheduleKeyDeletion', false, (args) => ({ keyId: args[0], pendingWindowInDays: args[1] })),
   cancelKeyDeletion: onKey('CancelKeyDeletion', false),
   listResourceTags: onKey('ListResourceTags', true),
+  tagResource: onKey('TagResource', false, (args) => ({ keyId: args[0], tags: args[1] })),
+  untagResource: onKey('UntagResource', false, (args) => ({ keyId: args[0], tagKeys: args[1] })),
+  updateKeyDescription: onKey('UpdateKeyDescription', false, (args) => ({ keyId: args[0], description: args[1] })),
   createAlias: {
     ...onKey('CreateAlias', false, (args) => ({ aliasName: args[0], targetKeyId: args[1] })),
     keyBefore: (args) => args[1] as string,
@@ -170,6 +188,17 @@ export const kmsCallPlans: Record<keyof port.KeyManagement, KmsCallPlan> = {
     },
   },
   generateRandom: onAccount('GenerateRandom', true, (args) => ({ numberOfBytes: args[0] })),
+  sign: onAnsweredKey('Sign', signingParameters),
+  verify: onAnsweredKey('Verify', signingParameters),
+  getPublicKey: onAnsweredKey('GetPublicKey', (args) => ({ keyId: first<{ keyId: string }>(args).keyId })),
+  generateMac: onAnsweredKey('GenerateMac', macParameters),
+  verifyMac: onAnsweredKey('VerifyMac', macParameters),
+  deriveSharedSecret: onAnsweredKey('DeriveSharedSecret', (args) => {
+    const i = first<port.DeriveSharedSecretInput>(args);
+    return { keyId: i.keyId, keyAgreementAlgorithm: i.keyAgreementAlgorithm };
+  }),
+  generateDataKeyPair: onAnsweredKey('GenerateDataKeyPair', dataKeyPairParameters),
+  generateDataKeyPairWithoutPlaintext: onAnsweredKey('GenerateDataKeyPairWithoutPlaintext', dataKeyPairParameters),
   enableKeyRotation: onKey('EnableKeyRotation', false, (args) => ({ keyId: args[0], rotationPeriodInDays: args[1] })),
   disableKeyRotation: onKey('DisableKeyRotation', false),
   getKeyRotationStatus: onKey('GetKeyRotationStatus', true),

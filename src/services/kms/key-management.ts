@@ -1,4 +1,15 @@
 import type { Page, Paginated } from '../pagination';
+import type {
+  DataKeyPairSpec,
+  EncryptionAlgorithm,
+  KeyAgreementAlgorithm,
+  KeyAlgorithms,
+  KeySpec,
+  KeyUsage,
+  MacAlgorithm,
+  MessageType,
+  SigningAlgorithm,
+} from './key-specs';
 
 /**
  * The KeyManagement port: everything Coffer asks of a KMS. The embedded engine and the AWS SDK
@@ -21,19 +32,18 @@ export interface Tag {
   tagValue: string;
 }
 
-export interface KeyMetadata {
+export interface KeyMetadata extends KeyAlgorithms {
   keyId: string;
   arn: string;
   awsAccountId: string;
   creationDate: Date;
   enabled: boolean;
   description: string;
-  keyUsage: 'ENCRYPT_DECRYPT';
-  keySpec: 'SYMMETRIC_DEFAULT';
+  keyUsage: KeyUsage;
+  keySpec: KeySpec;
   keyState: KeyState;
   origin: KeyOrigin;
   keyManager: 'CUSTOMER';
-  encryptionAlgorithms: ['SYMMETRIC_DEFAULT'];
   deletionDate?: Date;
   pendingDeletionWindowInDays?: number;
   validTo?: Date;
@@ -42,6 +52,10 @@ export interface KeyMetadata {
 
 export interface CreateKeyInput {
   description?: string;
+  /** SYMMETRIC_DEFAULT when absent. */
+  keySpec?: KeySpec;
+  /** ENCRYPT_DECRYPT when absent, as AWS: ECC and HMAC keys must name theirs. */
+  keyUsage?: KeyUsage;
   origin?: KeyOrigin;
   tags?: Tag[];
   /** The key policy (JSON); AWS's default key policy when absent. */
@@ -61,7 +75,12 @@ export interface AliasListEntry {
   lastUpdatedDate?: Date;
 }
 
-export interface GenerateDataKeyInput {
+/** Operations that take DryRun: checked and authorized, then refused with DryRunOperationException. */
+export interface DryRunnable {
+  dryRun?: boolean;
+}
+
+export interface GenerateDataKeyInput extends DryRunnable {
   keyId: string;
   keySpec?: DataKeySpec;
   numberOfBytes?: number;
@@ -75,38 +94,44 @@ export interface GenerateDataKeyResult {
   plaintext: Buffer;
 }
 
-export interface EncryptInput {
+export interface EncryptInput extends DryRunnable {
   keyId: string;
   plaintext: Buffer;
   encryptionContext?: EncryptionContext;
+  /** SYMMETRIC_DEFAULT when absent; an RSA key needs an RSAES_OAEP algorithm. */
+  encryptionAlgorithm?: EncryptionAlgorithm;
   grantTokens?: string[];
 }
 
 export interface EncryptResult {
   keyId: string;
   ciphertextBlob: Buffer;
-  encryptionAlgorithm: 'SYMMETRIC_DEFAULT';
+  encryptionAlgorithm: EncryptionAlgorithm;
 }
 
-export interface DecryptInput {
+export interface DecryptInput extends DryRunnable {
   ciphertextBlob: Buffer;
+  /** Required for a ciphertext of an RSA key, whose ciphertext does not name it. */
   keyId?: string;
   encryptionContext?: EncryptionContext;
+  encryptionAlgorithm?: EncryptionAlgorithm;
   grantTokens?: string[];
 }
 
 export interface DecryptResult {
   keyId: string;
   plaintext: Buffer;
-  encryptionAlgorithm: 'SYMMETRIC_DEFAULT';
+  encryptionAlgorithm: EncryptionAlgorithm;
 }
 
-export interface ReEncryptInput {
+export interface ReEncryptInput extends DryRunnable {
   ciphertextBlob: Buffer;
   sourceKeyId?: string;
   sourceEncryptionContext?: EncryptionContext;
+  sourceEncryptionAlgorithm?: EncryptionAlgorithm;
   destinationKeyId: string;
   destinationEncryptionContext?: EncryptionContext;
+  destinationEncryptionAlgorithm?: EncryptionAlgorithm;
   grantTokens?: string[];
 }
 
@@ -114,8 +139,100 @@ export interface ReEncryptResult {
   sourceKeyId: string;
   keyId: string;
   ciphertextBlob: Buffer;
-  sourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT';
-  destinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT';
+  sourceEncryptionAlgorithm: EncryptionAlgorithm;
+  destinationEncryptionAlgorithm: EncryptionAlgorithm;
+}
+
+export interface SignInput extends DryRunnable {
+  keyId: string;
+  /** The message (RAW, 1 to 4096 bytes) or its digest (DIGEST, the algorithm's hash length). */
+  message: Buffer;
+  messageType?: MessageType;
+  signingAlgorithm: SigningAlgorithm;
+  grantTokens?: string[];
+}
+
+export interface SignResult {
+  keyId: string;
+  signature: Buffer;
+  signingAlgorithm: SigningAlgorithm;
+}
+
+export interface VerifyInput extends SignInput {
+  signature: Buffer;
+}
+
+/** A signature that does not verify is KMSInvalidSignatureException, as AWS; never `false`. */
+export interface VerifyResult {
+  keyId: string;
+  signatureValid: true;
+  signingAlgorithm: SigningAlgorithm;
+}
+
+export interface PublicKeyResult extends KeyAlgorithms {
+  keyId: string;
+  /** DER-encoded SubjectPublicKeyInfo. */
+  publicKey: Buffer;
+  keySpec: KeySpec;
+  keyUsage: KeyUsage;
+}
+
+export interface GenerateMacInput extends DryRunnable {
+  keyId: string;
+  message: Buffer;
+  macAlgorithm: MacAlgorithm;
+  grantTokens?: string[];
+}
+
+export interface GenerateMacResult {
+  keyId: string;
+  mac: Buffer;
+  macAlgorithm: MacAlgorithm;
+}
+
+export interface VerifyMacInput extends GenerateMacInput {
+  mac: Buffer;
+}
+
+/** A MAC that does not match is KMSInvalidMacException, as AWS; never `false`. */
+export interface VerifyMacResult {
+  keyId: string;
+  macValid: true;
+  macAlgorithm: MacAlgorithm;
+}
+
+export interface DeriveSharedSecretInput extends DryRunnable {
+  keyId: string;
+  keyAgreementAlgorithm: KeyAgreementAlgorithm;
+  /** The peer's public key: DER SubjectPublicKeyInfo on the key's curve. */
+  publicKey: Buffer;
+  grantTokens?: string[];
+}
+
+export interface DeriveSharedSecretResult {
+  keyId: string;
+  sharedSecret: Buffer;
+  keyAgreementAlgorithm: KeyAgreementAlgorithm;
+  keyOrigin: KeyOrigin;
+}
+
+export interface GenerateDataKeyPairInput extends DryRunnable {
+  /** A symmetric encryption key: it encrypts the private key. */
+  keyId: string;
+  keyPairSpec: DataKeyPairSpec;
+  encryptionContext?: EncryptionContext;
+  grantTokens?: string[];
+}
+
+export interface GenerateDataKeyPairResult {
+  keyId: string;
+  keyPairSpec: DataKeyPairSpec;
+  /** DER PKCS#8 private key, encrypted as Encrypt would under `keyId` with the context given. */
+  privateKeyCiphertextBlob: Buffer;
+  /** DER PKCS#8. */
+  privateKeyPlaintext: Buffer;
+  /** DER SubjectPublicKeyInfo. */
+  publicKey: Buffer;
 }
 
 export interface ScheduleDeletionResult {
@@ -188,7 +305,7 @@ export interface GrantConstraints {
   encryptionContextSubset?: EncryptionContext;
 }
 
-export interface CreateGrantInput {
+export interface CreateGrantInput extends DryRunnable {
   keyId: string;
   granteePrincipal: string;
   retiringPrincipal?: string;
@@ -219,7 +336,7 @@ export interface GrantListEntry {
 }
 
 /** A grant to retire: by its token, or by its key and id. */
-export type RetireGrantInput = { grantToken: string; keyId?: string; grantId?: string } | { keyId: string; grantId: string };
+export type RetireGrantInput = ({ grantToken: string; keyId?: string; grantId?: string } | { keyId: string; grantId: string }) & DryRunnable;
 
 /** Every operation, by its AWS name: the label of `coffer_kms_requests_total{operation}`. */
 export type KmsOperation =
@@ -231,6 +348,9 @@ export type KmsOperation =
   | 'ScheduleKeyDeletion'
   | 'CancelKeyDeletion'
   | 'ListResourceTags'
+  | 'TagResource'
+  | 'UntagResource'
+  | 'UpdateKeyDescription'
   | 'CreateAlias'
   | 'UpdateAlias'
   | 'DeleteAlias'
@@ -241,6 +361,14 @@ export type KmsOperation =
   | 'Decrypt'
   | 'ReEncrypt'
   | 'GenerateRandom'
+  | 'Sign'
+  | 'Verify'
+  | 'GetPublicKey'
+  | 'GenerateMac'
+  | 'VerifyMac'
+  | 'DeriveSharedSecret'
+  | 'GenerateDataKeyPair'
+  | 'GenerateDataKeyPairWithoutPlaintext'
   | 'EnableKeyRotation'
   | 'DisableKeyRotation'
   | 'GetKeyRotationStatus'
@@ -268,6 +396,11 @@ export interface KeyManagement {
   /** The key comes back Disabled, as in AWS KMS. Returns the key ARN. */
   cancelKeyDeletion(keyId: string): Promise<{ keyId: string }>;
   listResourceTags(keyId: string, page: Page): Promise<Paginated<Tag>>;
+  /** Adds tags, replacing the value of a key already there (AWS's tag rules: TagException). */
+  tagResource(keyId: string, tags: Tag[]): Promise<void>;
+  /** Removes the tags with these keys; a key the key does not have is no error. */
+  untagResource(keyId: string, tagKeys: string[]): Promise<void>;
+  updateKeyDescription(keyId: string, description: string): Promise<void>;
 
   createAlias(aliasName: string, targetKeyId: string): Promise<void>;
   updateAlias(aliasName: string, targetKeyId: string): Promise<void>;
@@ -280,6 +413,15 @@ export interface KeyManagement {
   decrypt(input: DecryptInput): Promise<DecryptResult>;
   reEncrypt(input: ReEncryptInput): Promise<ReEncryptResult>;
   generateRandom(numberOfBytes: number): Promise<Buffer>;
+
+  sign(input: SignInput): Promise<SignResult>;
+  verify(input: VerifyInput): Promise<VerifyResult>;
+  getPublicKey(input: { keyId: string; grantTokens?: string[] }): Promise<PublicKeyResult>;
+  generateMac(input: GenerateMacInput): Promise<GenerateMacResult>;
+  verifyMac(input: VerifyMacInput): Promise<VerifyMacResult>;
+  deriveSharedSecret(input: DeriveSharedSecretInput): Promise<DeriveSharedSecretResult>;
+  generateDataKeyPair(input: GenerateDataKeyPairInput): Promise<GenerateDataKeyPairResult>;
+  generateDataKeyPairWithoutPlaintext(input: GenerateDataKeyPairInput): Promise<Omit<GenerateDataKeyPairResult, 'privateKeyPlaintext'>>;
 
   enableKeyRotation(keyId: string, rotationPeriodInDays?: number): Promise<void>;
   disableKeyRotation(keyId: string): Promise<void>;
@@ -301,5 +443,5 @@ export interface KeyManagement {
   /** The grants, on any key, whose retiring principal is the one given. */
   listRetirableGrants(input: Page & { retiringPrincipal: string }): Promise<Paginated<GrantListEntry>>;
   retireGrant(input: RetireGrantInput): Promise<void>;
-  revokeGrant(keyId: string, grantId: string): Promise<void>;
+  revokeGrant(keyId: string, grantId: string, options?: DryRunnable): Promise<void>;
 }

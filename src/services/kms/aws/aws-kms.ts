@@ -6,6 +6,20 @@ import type {
   CreateKeyInput,
   DecryptInput,
   DecryptResult,
+  DeriveSharedSecretInput,
+  DeriveSharedSecretResult,
+  DryRunnable,
+  GenerateDataKeyPairInput,
+  GenerateDataKeyPairResult,
+  GenerateMacInput,
+  GenerateMacResult,
+  PublicKeyResult,
+  SignInput,
+  SignResult,
+  VerifyInput,
+  VerifyMacInput,
+  VerifyMacResult,
+  VerifyResult,
   EncryptInput,
   EncryptResult,
   GenerateDataKeyInput,
@@ -28,8 +42,10 @@ import type {
   WrappingKeySpec,
 } from '../key-management';
 import type { Page, Paginated } from '../../pagination';
+import { ServiceError } from '../../errors';
 import { fromAwsError, required } from './aws-error';
-import { toMetadata } from './aws-metadata';
+import { algorithmsFrom, toMetadata } from './aws-metadata';
+import type { DataKeyPairSpec, EncryptionAlgorithm, KeyAgreementAlgorithm, KeySpec, KeyUsage, MacAlgorithm, SigningAlgorithm } from '../key-specs';
 import { awsConstraints, grantPage } from './aws-grants';
 
 const buf = (b: Uint8Array | undefined, what: string) => Buffer.from(required(b, what));
@@ -64,8 +80,8 @@ export class AwsKms implements KeyManagement {
       this.client.createKey({
         Description: input.description,
         Origin: input.origin,
-        KeySpec: 'SYMMETRIC_DEFAULT',
-        KeyUsage: 'ENCRYPT_DECRYPT',
+        KeySpec: input.keySpec ?? 'SYMMETRIC_DEFAULT',
+        KeyUsage: input.keyUsage,
         Tags: input.tags?.map((t) => ({ TagKey: t.tagKey, TagValue: t.tagValue })),
         Policy: input.policy,
       }),
@@ -163,6 +179,7 @@ export class AwsKms implements KeyManagement {
         NumberOfBytes: input.numberOfBytes,
         EncryptionContext: input.encryptionContext,
         GrantTokens: input.grantTokens,
+        DryRun: input.dryRun,
       }),
     );
     return {
@@ -186,50 +203,67 @@ export class AwsKms implements KeyManagement {
   }
 
   async encrypt(input: EncryptInput): Promise<EncryptResult> {
-    const r = await this.send<{ KeyId?: string; CiphertextBlob?: Uint8Array }>(
+    const r = await this.send<{ KeyId?: string; CiphertextBlob?: Uint8Array; EncryptionAlgorithm?: string }>(
       this.client.encrypt({
         KeyId: input.keyId,
         Plaintext: input.plaintext,
         EncryptionContext: input.encryptionContext,
+        EncryptionAlgorithm: input.encryptionAlgorithm,
         GrantTokens: input.grantTokens,
+        DryRun: input.dryRun,
       }),
     );
     return {
       keyId: required(r.KeyId, 'KeyId'),
       ciphertextBlob: buf(r.CiphertextBlob, 'CiphertextBlob'),
-      encryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+      encryptionAlgorithm: (r.EncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT') as EncryptionAlgorithm,
     };
   }
 
   async decrypt(input: DecryptInput): Promise<DecryptResult> {
-    const r = await this.send<{ KeyId?: string; Plaintext?: Uint8Array }>(
+    const r = await this.send<{ KeyId?: string; Plaintext?: Uint8Array; EncryptionAlgorithm?: string }>(
       this.client.decrypt({
         CiphertextBlob: input.ciphertextBlob,
         KeyId: input.keyId,
         EncryptionContext: input.encryptionContext,
+        EncryptionAlgorithm: input.encryptionAlgorithm,
         GrantTokens: input.grantTokens,
+        DryRun: input.dryRun,
       }),
     );
-    return { keyId: required(r.KeyId, 'KeyId'), plaintext: buf(r.Plaintext, 'Plaintext'), encryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+    return {
+      keyId: required(r.KeyId, 'KeyId'),
+      plaintext: buf(r.Plaintext, 'Plaintext'),
+      encryptionAlgorithm: (r.EncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT') as EncryptionAlgorithm,
+    };
   }
 
   async reEncrypt(input: ReEncryptInput): Promise<ReEncryptResult> {
-    const r = await this.send<{ KeyId?: string; SourceKeyId?: string; CiphertextBlob?: Uint8Array }>(
+    const r = await this.send<{
+      KeyId?: string;
+      SourceKeyId?: string;
+      CiphertextBlob?: Uint8Array;
+      SourceEncryptionAlgorithm?: string;
+      DestinationEncryptionAlgorithm?: string;
+    }>(
       this.client.reEncrypt({
         CiphertextBlob: input.ciphertextBlob,
         SourceKeyId: input.sourceKeyId,
         SourceEncryptionContext: input.sourceEncryptionContext,
+        SourceEncryptionAlgorithm: input.sourceEncryptionAlgorithm,
         DestinationKeyId: input.destinationKeyId,
         DestinationEncryptionContext: input.destinationEncryptionContext,
+        DestinationEncryptionAlgorithm: input.destinationEncryptionAlgorithm,
         GrantTokens: input.grantTokens,
+        DryRun: input.dryRun,
       }),
     );
     return {
       sourceKeyId: required(r.SourceKeyId, 'SourceKeyId'),
       keyId: required(r.KeyId, 'KeyId'),
       ciphertextBlob: buf(r.CiphertextBlob, 'CiphertextBlob'),
-      sourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-      destinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+      sourceEncryptionAlgorithm: (r.SourceEncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT') as EncryptionAlgorithm,
+      destinationEncryptionAlgorithm: (r.DestinationEncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT') as EncryptionAlgorithm,
     };
   }
 
@@ -335,6 +369,7 @@ export class AwsKms implements KeyManagement {
         Constraints: awsConstraints(input.constraints),
         Name: input.name,
         GrantTokens: input.grantTokens,
+        DryRun: input.dryRun,
       }),
     );
     return { grantId: required(r.GrantId, 'GrantId'), grantToken: required(r.GrantToken, 'GrantToken') };
@@ -364,10 +399,159 @@ export class AwsKms implements KeyManagement {
 
   async retireGrant(input: RetireGrantInput): Promise<void> {
     const token = 'grantToken' in input ? input.grantToken : undefined;
-    await this.send(this.client.retireGrant({ GrantToken: token, KeyId: input.keyId, GrantId: input.grantId }));
+    await this.send(this.client.retireGrant({ GrantToken: token, KeyId: input.keyId, GrantId: input.grantId, DryRun: input.dryRun }));
   }
 
-  async revokeGrant(keyId: string, grantId: string): Promise<void> {
-    await this.send(this.client.revokeGrant({ KeyId: keyId, GrantId: grantId }));
+  async revokeGrant(keyId: string, grantId: string, options?: DryRunnable): Promise<void> {
+    await this.send(this.client.revokeGrant({ KeyId: keyId, GrantId: grantId, DryRun: options?.dryRun }));
   }
+
+  async tagResource(keyId: string, tags: Tag[]): Promise<void> {
+    await this.send(this.client.tagResource({ KeyId: keyId, Tags: tags.map((t) => ({ TagKey: t.tagKey, TagValue: t.tagValue })) }));
+  }
+
+  async untagResource(keyId: string, tagKeys: string[]): Promise<void> {
+    await this.send(this.client.untagResource({ KeyId: keyId, TagKeys: tagKeys }));
+  }
+
+  async updateKeyDescription(keyId: string, description: string): Promise<void> {
+    await this.send(this.client.updateKeyDescription({ KeyId: keyId, Description: description }));
+  }
+
+  async sign(input: SignInput): Promise<SignResult> {
+    const r = await this.send<{ KeyId?: string; Signature?: Uint8Array; SigningAlgorithm?: string }>(
+      this.client.sign({
+        KeyId: input.keyId,
+        Message: input.message,
+        MessageType: input.messageType,
+        SigningAlgorithm: input.signingAlgorithm,
+        GrantTokens: input.grantTokens,
+        DryRun: input.dryRun,
+      }),
+    );
+    return {
+      keyId: required(r.KeyId, 'KeyId'),
+      signature: buf(r.Signature, 'Signature'),
+      signingAlgorithm: (r.SigningAlgorithm ?? input.signingAlgorithm) as SigningAlgorithm,
+    };
+  }
+
+  async verify(input: VerifyInput): Promise<VerifyResult> {
+    const r = await this.send<{ KeyId?: string; SignatureValid?: boolean; SigningAlgorithm?: string }>(
+      this.client.verify({
+        KeyId: input.keyId,
+        Message: input.message,
+        MessageType: input.messageType,
+        Signature: input.signature,
+        SigningAlgorithm: input.signingAlgorithm,
+        GrantTokens: input.grantTokens,
+        DryRun: input.dryRun,
+      }),
+    );
+    // AWS answers an invalid signature with KMSInvalidSignatureException; `false` would be a broken answer.
+    if (r.SignatureValid !== true) throw new ServiceError('BadGatewayException', 'AWS KMS answered Verify without SignatureValid true');
+    return {
+      keyId: required(r.KeyId, 'KeyId'),
+      signatureValid: true,
+      signingAlgorithm: (r.SigningAlgorithm ?? input.signingAlgorithm) as SigningAlgorithm,
+    };
+  }
+
+  async getPublicKey(input: { keyId: string; grantTokens?: string[] }): Promise<PublicKeyResult> {
+    type Answer = Parameters<typeof algorithmsFrom>[0] & { KeyId?: string; PublicKey?: Uint8Array; KeySpec?: string; KeyUsage?: string };
+    const r = await this.send<Answer>(this.client.getPublicKey({ KeyId: input.keyId, GrantTokens: input.grantTokens }));
+    return {
+      keyId: required(r.KeyId, 'KeyId'),
+      publicKey: buf(r.PublicKey, 'PublicKey'),
+      keySpec: required(r.KeySpec, 'KeySpec') as KeySpec,
+      keyUsage: required(r.KeyUsage, 'KeyUsage') as KeyUsage,
+      ...algorithmsFrom(r),
+    };
+  }
+
+  async generateMac(input: GenerateMacInput): Promise<GenerateMacResult> {
+    const r = await this.send<{ KeyId?: string; Mac?: Uint8Array; MacAlgorithm?: string }>(
+      this.client.generateMac({
+        KeyId: input.keyId,
+        Message: input.message,
+        MacAlgorithm: input.macAlgorithm,
+        GrantTokens: input.grantTokens,
+        DryRun: input.dryRun,
+      }),
+    );
+    return { keyId: required(r.KeyId, 'KeyId'), mac: buf(r.Mac, 'Mac'), macAlgorithm: (r.MacAlgorithm ?? input.macAlgorithm) as MacAlgorithm };
+  }
+
+  async verifyMac(input: VerifyMacInput): Promise<VerifyMacResult> {
+    const r = await this.send<{ KeyId?: string; MacValid?: boolean; MacAlgorithm?: string }>(
+      this.client.verifyMac({
+        KeyId: input.keyId,
+        Message: input.message,
+        Mac: input.mac,
+        MacAlgorithm: input.macAlgorithm,
+        GrantTokens: input.grantTokens,
+        DryRun: input.dryRun,
+      }),
+    );
+    if (r.MacValid !== true) throw new ServiceError('BadGatewayException', 'AWS KMS answered VerifyMac without MacValid true');
+    return { keyId: required(r.KeyId, 'KeyId'), macValid: true, macAlgorithm: (r.MacAlgorithm ?? input.macAlgorithm) as MacAlgorithm };
+  }
+
+  async deriveSharedSecret(input: DeriveSharedSecretInput): Promise<DeriveSharedSecretResult> {
+    const r = await this.send<{ KeyId?: string; SharedSecret?: Uint8Array; KeyAgreementAlgorithm?: string; KeyOrigin?: string }>(
+      this.client.deriveSharedSecret({
+        KeyId: input.keyId,
+        KeyAgreementAlgorithm: input.keyAgreementAlgorithm,
+        PublicKey: input.publicKey,
+        GrantTokens: input.grantTokens,
+        DryRun: input.dryRun,
+      }),
+    );
+    return {
+      keyId: required(r.KeyId, 'KeyId'),
+      sharedSecret: buf(r.SharedSecret, 'SharedSecret'),
+      keyAgreementAlgorithm: (r.KeyAgreementAlgorithm ?? 'ECDH') as KeyAgreementAlgorithm,
+      keyOrigin: r.KeyOrigin === 'EXTERNAL' ? 'EXTERNAL' : 'AWS_KMS',
+    };
+  }
+
+  async generateDataKeyPair(input: GenerateDataKeyPairInput): Promise<GenerateDataKeyPairResult> {
+    const r = await this.send<DataKeyPairAnswer & { PrivateKeyPlaintext?: Uint8Array }>(
+      this.client.generateDataKeyPair(dataKeyPairRequest(input)),
+    );
+    return { ...dataKeyPairResult(r, input), privateKeyPlaintext: buf(r.PrivateKeyPlaintext, 'PrivateKeyPlaintext') };
+  }
+
+  async generateDataKeyPairWithoutPlaintext(
+    input: GenerateDataKeyPairInput,
+  ): Promise<Omit<GenerateDataKeyPairResult, 'privateKeyPlaintext'>> {
+    const r = await this.send<DataKeyPairAnswer>(this.client.generateDataKeyPairWithoutPlaintext(dataKeyPairRequest(input)));
+    return dataKeyPairResult(r, input);
+  }
+}
+
+interface DataKeyPairAnswer {
+  KeyId?: string;
+  KeyPairSpec?: string;
+  PrivateKeyCiphertextBlob?: Uint8Array;
+  PublicKey?: Uint8Array;
+}
+
+function dataKeyPairRequest(input: GenerateDataKeyPairInput) {
+  return {
+    KeyId: input.keyId,
+    KeyPairSpec: input.keyPairSpec,
+    EncryptionContext: input.encryptionContext,
+    GrantTokens: input.grantTokens,
+    DryRun: input.dryRun,
+  };
+}
+
+function dataKeyPairResult(r: DataKeyPairAnswer, input: GenerateDataKeyPairInput): Omit<GenerateDataKeyPairResult, 'privateKeyPlaintext'> {
+  return {
+    keyId: required(r.KeyId, 'KeyId'),
+    keyPairSpec: (r.KeyPairSpec ?? input.keyPairSpec) as DataKeyPairSpec,
+    privateKeyCiphertextBlob: buf(r.PrivateKeyCiphertextBlob, 'PrivateKeyCiphertextBlob'),
+    publicKey: buf(r.PublicKey, 'PublicKey'),
+  };
 }

@@ -1,5 +1,6 @@
 import type { KeyMetadata as AwsKeyMetadata } from '@aws-sdk/client-kms';
 import type { KeyMetadata, KeyState } from '../key-management';
+import type { KeyAlgorithms, KeySpec, KeyUsage } from '../key-specs';
 import { required } from './aws-error';
 
 /** DescribeKey's answer from AWS, as the port describes a key; a missing required member is a 502. */
@@ -11,15 +12,30 @@ export function toMetadata(m: AwsKeyMetadata): KeyMetadata {
     creationDate: m.CreationDate ?? new Date(0),
     enabled: m.Enabled ?? m.KeyState === 'Enabled',
     description: m.Description ?? '',
-    keyUsage: 'ENCRYPT_DECRYPT',
-    keySpec: 'SYMMETRIC_DEFAULT',
+    keyUsage: (m.KeyUsage ?? 'ENCRYPT_DECRYPT') as KeyUsage,
+    keySpec: (m.KeySpec ?? 'SYMMETRIC_DEFAULT') as KeySpec,
     keyState: required(m.KeyState, 'KeyMetadata.KeyState') as KeyState,
     origin: m.Origin === 'EXTERNAL' ? 'EXTERNAL' : 'AWS_KMS',
     keyManager: 'CUSTOMER',
-    encryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
+    ...algorithmsFrom(m),
     deletionDate: m.DeletionDate,
     pendingDeletionWindowInDays: m.PendingDeletionWindowInDays,
     validTo: m.ValidTo,
     expirationModel: m.ExpirationModel,
+  };
+}
+
+/** The algorithm lists of a DescribeKey or GetPublicKey answer, as AWS names them. */
+export function algorithmsFrom(m: {
+  EncryptionAlgorithms?: string[];
+  SigningAlgorithms?: string[];
+  MacAlgorithms?: string[];
+  KeyAgreementAlgorithms?: string[];
+}): KeyAlgorithms {
+  return {
+    encryptionAlgorithms: m.EncryptionAlgorithms as KeyAlgorithms['encryptionAlgorithms'],
+    signingAlgorithms: m.SigningAlgorithms as KeyAlgorithms['signingAlgorithms'],
+    macAlgorithms: m.MacAlgorithms as KeyAlgorithms['macAlgorithms'],
+    keyAgreementAlgorithms: m.KeyAgreementAlgorithms as KeyAlgorithms['keyAgreementAlgorithms'],
   };
 }

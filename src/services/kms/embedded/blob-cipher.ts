@@ -14,7 +14,7 @@ export const invalidCiphertext = () =>
 
 /**
  * AES-256-GCM under a key's material, the blob header and the encryption context as AAD.
- * Materials are sealed under the root key at rest and unsealed once, on first use: the cache is
+ * Materials (of every key spec) are sealed under the root key at rest and unsealed once, on first use: the cache is
  * keyed by the sealed value itself, so a material a failed write took back is never served.
  */
 export class BlobCipher {
@@ -39,7 +39,7 @@ export class BlobCipher {
     const version = key.sealedMaterials.length - 1;
     const iv = this.ivs.take(12);
     const header = blobHeader(key.keyId, version, iv);
-    const cipher = createCipheriv('aes-256-gcm', this.material(key, version), iv);
+    const cipher = createCipheriv('aes-256-gcm', this.materialOf(key, version), iv);
     cipher.setAAD(Buffer.concat([header, encodeEncryptionContext(context)]));
     const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
     return Buffer.concat([header, body, cipher.getAuthTag()]);
@@ -49,7 +49,7 @@ export class BlobCipher {
   decrypt(key: KeyRecord, parts: BlobParts, context: EncryptionContext | undefined): Buffer {
     if (parts.materialVersion >= key.sealedMaterials.length) throw invalidCiphertext();
     try {
-      const decipher = createDecipheriv('aes-256-gcm', this.material(key, parts.materialVersion), parts.iv);
+      const decipher = createDecipheriv('aes-256-gcm', this.materialOf(key, parts.materialVersion), parts.iv);
       decipher.setAAD(Buffer.concat([parts.header, encodeEncryptionContext(context)]));
       decipher.setAuthTag(parts.tag);
       return Buffer.concat([decipher.update(parts.ciphertext), decipher.final()]);
@@ -66,7 +66,8 @@ export class BlobCipher {
     }
   }
 
-  private material(key: KeyRecord, version: number): Buffer {
+  /** A version's material, unsealed once and kept (callers must not zero or keep it). */
+  materialOf(key: KeyRecord, version = key.sealedMaterials.length - 1): Buffer {
     const sealed = key.sealedMaterials[version];
     if (sealed === undefined) throw invalidCiphertext();
     const hit = this.materials.get(sealed);

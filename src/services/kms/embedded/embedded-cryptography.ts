@@ -3,10 +3,14 @@ import { type ArnScope, keyArn } from '../../arn';
 import { RandomPool } from '../../crypto/random-pool';
 import { ServiceError, invalid } from '../../errors';
 import type * as port from '../key-management';
+import type { EncryptionAlgorithm } from '../key-specs';
 import { type BlobCipher, invalidCiphertext } from './blob-cipher';
 import { parseBlob } from './ciphertext-blob';
 import { dataKeyLength } from './data-key-length';
 import * as lifecycle from './key-lifecycle';
+import type { KeyPairCryptography } from './key-pair-cryptography';
+import type { KeyRecord } from './key-record';
+import { newKeyPair } from './key-pairs';
 import type { LiveKeys } from './live-keys';
 
 /**
@@ -21,12 +25,36 @@ export class EmbeddedCryptography {
     private readonly live: LiveKeys,
     private readonly cipher: BlobCipher,
     private readonly scope: ArnScope,
+    private readonly keyPairs: KeyPairCryptography,
   ) {}
 
   async generateDataKey(input: port.GenerateDataKeyInput): Promise<port.GenerateDataKeyResult> {
-    const plaintext = this.dataKeys.take(dataKeyLength(input));
-    const { keyId, ciphertextBlob } = await this.encrypt({ keyId: input.keyId, plaintext, encryptionContext: input.encryptionContext });
-    return { keyId, ciphertextBlob, plaintext };
+    const length = dataKeyLength(input);
+    const key = await this.symmetricKey(input.keyId, 'GenerateDataKey');
+    const plaintext = this.dataKeys.take(length);
+    return { keyId: keyArn(this.scope, key.keyId), ciphertextBlob: this.cipher.encrypt(key, plaintext, input.encryptionContext), plaintext };
+  }
+
+  async generateDataKeyPair(input: port.GenerateDataKeyPairInput): Promise<port.GenerateDataKeyPairResult> {
+    await this.symmetricKey(input.keyId, 'GenerateDataKeyPair');
+    const pair = await newKeyPair(input.keyPairSpec);
+    // Read again after the (slow) generation: the key may have changed meanwhile.
+    const key = await this.symmetricKey(input.keyId, 'GenerateDataKeyPair');
+    return {
+      keyId: keyArn(this.scope, key.keyId),
+      keyPairSpec: input.keyPairSpec,
+      privateKeyCiphertextBlob: this.cipher.encrypt(key, pair.privateKey, input.encryptionContext),
+      privateKeyPlaintext: pair.privateKey,
+      publicKey: pair.publicKey,
+    };
+  }
+
+  async generateDataKeyPairWithoutPlaintext(
+    input: port.GenerateDataKeyPairInput,
+  ): Promise<Omit<port.GenerateDataKeyPairResult, 'privateKeyPlaintext'>> {
+    const { privateKeyPlaintext, ...rest } = await this.generateDataKeyPair(input);
+    privateKeyPlaintext.fill(0);
+    return rest;
   }
 
   async generateDataKeyWithoutPlaintext(input: port.GenerateDataKeyInput): Promise<Omit<port.GenerateDataKeyResult, 'plaintext'>> {
@@ -40,32 +68,40 @@ export class EmbeddedCryptography {
       throw invalid(`plaintext must be 1 to 4096 bytes (got ${input.plaintext.length})`);
     }
     const key = await this.live.read(input.keyId);
+    const keyId = keyArn(this.scope, key.keyId);
+    if (lifecycle.specOf(key) !== 'SYMMETRIC_DEFAULT') {
+      noContextWithRsa(input.encryptionContext);
+      const ciphertextBlob = this.keyPairs.encrypt(key, input.plaintext, input.encryptionAlgorithm);
+      return { keyId, ciphertextBlob, encryptionAlgorithm: input.encryptionAlgorithm ?? 'SYMMETRIC_DEFAULT' };
+    }
+    symmetricAlgorithm(key, input.encryptionAlgorithm);
     lifecycle.checkUsable(key);
-    return {
-      keyId: keyArn(this.scope, key.keyId),
-      ciphertextBlob: this.cipher.encrypt(key, input.plaintext, input.encryptionContext),
-      encryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-    };
+    return { keyId, ciphertextBlob: this.cipher.encrypt(key, input.plaintext, input.encryptionContext), encryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
   }
 
   async decrypt(input: port.DecryptInput): Promise<port.DecryptResult> {
-    const { key, plaintext } = await this.open(input.ciphertextBlob, input.keyId, input.encryptionContext);
-    return { keyId: keyArn(this.scope, key.keyId), plaintext, encryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+    const { key, plaintext, algorithm } = await this.open(input.ciphertextBlob, input.keyId, input.encryptionContext, input.encryptionAlgorithm);
+    return { keyId: keyArn(this.scope, key.keyId), plaintext, encryptionAlgorithm: algorithm };
   }
 
   async reEncrypt(input: port.ReEncryptInput): Promise<port.ReEncryptResult> {
-    const { key, plaintext } = await this.open(input.ciphertextBlob, input.sourceKeyId, input.sourceEncryptionContext);
+    const source = await this.open(input.ciphertextBlob, input.sourceKeyId, input.sourceEncryptionContext, input.sourceEncryptionAlgorithm);
     try {
-      const out = await this.encrypt({ keyId: input.destinationKeyId, plaintext, encryptionContext: input.destinationEncryptionContext });
+      const out = await this.encrypt({
+        keyId: input.destinationKeyId,
+        plaintext: source.plaintext,
+        encryptionContext: input.destinationEncryptionContext,
+        encryptionAlgorithm: input.destinationEncryptionAlgorithm,
+      });
       return {
-        sourceKeyId: keyArn(this.scope, key.keyId),
+        sourceKeyId: keyArn(this.scope, source.key.keyId),
         keyId: out.keyId,
         ciphertextBlob: out.ciphertextBlob,
-        sourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-        destinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+        sourceEncryptionAlgorithm: source.algorithm,
+        destinationEncryptionAlgorithm: out.encryptionAlgorithm,
       };
     } finally {
-      plaintext.fill(0);
+      source.plaintext.fill(0);
     }
   }
 
@@ -76,9 +112,31 @@ export class EmbeddedCryptography {
     return randomBytes(numberOfBytes);
   }
 
-  private async open(blob: Buffer, expectedKey: string | undefined, context: port.DecryptInput['encryptionContext']) {
-    const parts = parseBlob(blob);
+  /** A symmetric encryption key, usable: the only kind that makes data keys. */
+  private async symmetricKey(ref: string, operation: string): Promise<KeyRecord> {
+    const key = await this.live.read(ref);
+    lifecycle.checkUsage(key, 'ENCRYPT_DECRYPT', operation, (spec) => spec === 'SYMMETRIC_DEFAULT');
+    lifecycle.checkUsable(key);
+    return key;
+  }
+
+  private async open(
+    blob: Buffer,
+    expectedKey: string | undefined,
+    context: port.DecryptInput['encryptionContext'],
+    algorithm: EncryptionAlgorithm | undefined,
+  ): Promise<{ key: KeyRecord; plaintext: Buffer; algorithm: EncryptionAlgorithm }> {
     const expected = expectedKey === undefined ? undefined : await this.live.read(expectedKey);
+    if (expected !== undefined && lifecycle.specOf(expected) !== 'SYMMETRIC_DEFAULT') {
+      // An RSA ciphertext does not name its key: the key named decides.
+      noContextWithRsa(context);
+      return { key: expected, plaintext: this.keyPairs.decrypt(expected, blob, algorithm), algorithm: algorithm ?? 'SYMMETRIC_DEFAULT' };
+    }
+    if (algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT') {
+      if (expected) symmetricAlgorithm(expected, algorithm);
+      throw invalid(`KeyId is required to decrypt with ${algorithm}: name the RSA key`);
+    }
+    const parts = parseBlob(blob);
     const key = await this.live.read(parts.keyId).catch((err: unknown) => {
       throw err instanceof ServiceError && err.code === 'NotFoundException' ? invalidCiphertext() : err;
     });
@@ -86,6 +144,18 @@ export class EmbeddedCryptography {
       throw new ServiceError('IncorrectKeyException', 'the ciphertext was not encrypted under the key you named');
     }
     lifecycle.checkUsable(key);
-    return { key, plaintext: this.cipher.decrypt(key, parts, context) };
+    return { key, plaintext: this.cipher.decrypt(key, parts, context), algorithm: 'SYMMETRIC_DEFAULT' };
   }
+}
+
+/** A symmetric key takes SYMMETRIC_DEFAULT only. */
+function symmetricAlgorithm(key: KeyRecord, algorithm: EncryptionAlgorithm | undefined): void {
+  if (algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT') {
+    throw new ServiceError('InvalidKeyUsageException', `${algorithm} is not valid for key ${key.keyId}, a symmetric key: it takes SYMMETRIC_DEFAULT`);
+  }
+}
+
+/** RSA encryption has no authenticated data to bind a context to (as AWS, which refuses one). */
+function noContextWithRsa(context: port.EncryptionContext | undefined): void {
+  if (context && Object.keys(context).length > 0) throw invalid('EncryptionContext is not supported with asymmetric keys');
 }

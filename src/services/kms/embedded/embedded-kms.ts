@@ -16,6 +16,9 @@ import { keyMetadata } from './key-metadata';
 import { KeyStore, type KeyStateStorage } from './key-store';
 import { LiveKeys } from './live-keys';
 import { EmbeddedCryptography } from './embedded-cryptography';
+import { KeyPairCryptography } from './key-pair-cryptography';
+import { newKeyPair } from './key-pairs';
+import { HMAC_KEY_LENGTH, type KeySpec, checkedUsage, isAsymmetric, isHmac } from '../key-specs';
 import { resolveRootKey } from '../../crypto/root-key';
 
 export interface EmbeddedKmsOptions {
@@ -41,6 +44,7 @@ export class EmbeddedKms implements port.KeyManagement {
   private readonly scope: ArnScope;
   private readonly live: LiveKeys;
   private readonly crypto: EmbeddedCryptography;
+  private readonly keyPairs: KeyPairCryptography;
 
   private constructor(
     private readonly options: EmbeddedKmsOptions,
@@ -57,7 +61,8 @@ export class EmbeddedKms implements port.KeyManagement {
       options.logger,
       (keyId) => options.onKeyUnusable?.(keyArn(this.scope, keyId)),
     );
-    this.crypto = new EmbeddedCryptography(this.live, cipher, this.scope);
+    this.keyPairs = new KeyPairCryptography(this.live, cipher, this.scope);
+    this.crypto = new EmbeddedCryptography(this.live, cipher, this.scope, this.keyPairs);
   }
 
   static async open(options: EmbeddedKmsOptions): Promise<EmbeddedKms> {
@@ -77,14 +82,23 @@ export class EmbeddedKms implements port.KeyManagement {
 
   async createKey(input: port.CreateKeyInput): Promise<port.KeyMetadata> {
     const keyId = randomUUID();
+    const keySpec = input.keySpec ?? 'SYMMETRIC_DEFAULT';
+    const keyUsage = checkedUsage(keySpec, input.keyUsage);
+    const origin = input.origin ?? 'AWS_KMS';
+    const tags = lifecycle.checkTags(input.tags ?? []);
+    const policy = input.policy === undefined ? undefined : checkKeyPolicy(input.policy);
+    const material = origin === 'EXTERNAL' ? undefined : await this.newMaterial(keyId, keySpec);
     const record = lifecycle.newKeyRecord({
       keyId,
       now: this.now(),
       description: input.description,
-      origin: input.origin ?? 'AWS_KMS',
-      tags: input.tags ?? [],
-      sealMaterial: (version) => this.cipher.sealMaterial(keyId, version),
-      policy: input.policy === undefined ? undefined : checkKeyPolicy(input.policy),
+      keySpec,
+      keyUsage,
+      origin,
+      tags,
+      sealedMaterial: material?.sealed,
+      publicKey: material?.publicKey,
+      policy,
     });
     await this.store.transaction((tx) => tx.putKey(record));
     return keyMetadata(record, this.scope);
@@ -136,6 +150,18 @@ export class EmbeddedKms implements port.KeyManagement {
       (t) => t.tagKey,
       (t) => ({ ...t }),
     );
+  }
+
+  async tagResource(keyId: string, tags: port.Tag[]): Promise<void> {
+    await this.live.change(keyId, (key) => lifecycle.tagged(key, tags));
+  }
+
+  async untagResource(keyId: string, tagKeys: string[]): Promise<void> {
+    await this.live.change(keyId, (key) => lifecycle.untagged(key, tagKeys));
+  }
+
+  async updateKeyDescription(keyId: string, description: string): Promise<void> {
+    await this.live.change(keyId, (key) => lifecycle.described(key, description));
   }
 
   // ---- aliases ------------------------------------------------------------------------------
@@ -198,6 +224,17 @@ export class EmbeddedKms implements port.KeyManagement {
   decrypt = (input: port.DecryptInput) => this.crypto.decrypt(input);
   reEncrypt = (input: port.ReEncryptInput) => this.crypto.reEncrypt(input);
   generateRandom = (numberOfBytes: number) => this.crypto.generateRandom(numberOfBytes);
+  generateDataKeyPair = (input: port.GenerateDataKeyPairInput) => this.crypto.generateDataKeyPair(input);
+  generateDataKeyPairWithoutPlaintext = (input: port.GenerateDataKeyPairInput) => this.crypto.generateDataKeyPairWithoutPlaintext(input);
+
+  // ---- RSA, ECC and HMAC keys: served by KeyPairCryptography -----------------------------
+
+  sign = (input: port.SignInput) => this.keyPairs.sign(input);
+  verify = (input: port.VerifyInput) => this.keyPairs.verify(input);
+  getPublicKey = (input: { keyId: string }) => this.keyPairs.getPublicKey(input);
+  generateMac = (input: port.GenerateMacInput) => this.keyPairs.generateMac(input);
+  verifyMac = (input: port.VerifyMacInput) => this.keyPairs.verifyMac(input);
+  deriveSharedSecret = (input: port.DeriveSharedSecretInput) => this.keyPairs.deriveSharedSecret(input);
 
   // ---- rotation -----------------------------------------------------------------------------
 
@@ -391,6 +428,27 @@ export class EmbeddedKms implements port.KeyManagement {
   }
 
   // ---- internals ----------------------------------------------------------------------------
+
+  /** A new key's first material, sealed: random bytes, or an RSA or ECC key pair's private key. */
+  private async newMaterial(keyId: string, spec: KeySpec): Promise<{ sealed: string; publicKey?: Buffer }> {
+    if (isAsymmetric(spec)) {
+      const pair = await newKeyPair(spec as port.GenerateDataKeyPairInput['keyPairSpec']);
+      try {
+        return { sealed: this.cipher.sealMaterial(keyId, 0, pair.privateKey), publicKey: pair.publicKey };
+      } finally {
+        pair.privateKey.fill(0);
+      }
+    }
+    if (isHmac(spec)) {
+      const secret = randomBytes(HMAC_KEY_LENGTH[spec]);
+      try {
+        return { sealed: this.cipher.sealMaterial(keyId, 0, secret) };
+      } finally {
+        secret.fill(0);
+      }
+    }
+    return { sealed: this.cipher.sealMaterial(keyId, 0) };
+  }
 
   private now(): number {
     return (this.options.now?.() ?? new Date()).getTime();

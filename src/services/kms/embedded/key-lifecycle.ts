@@ -1,5 +1,6 @@
 import { ServiceError, invalid } from '../../errors';
 import type { ExpirationModel, KeyOrigin, Tag } from '../key-management';
+import { type KeySpec, type KeyUsage, isAsymmetric } from '../key-specs';
 import type { KeyRecord } from './key-record';
 
 /**
@@ -22,13 +23,21 @@ function disabledError(key: KeyRecord): ServiceError {
   return new ServiceError('DisabledException', `key ${key.keyId} is disabled`);
 }
 
+export const specOf = (key: KeyRecord): KeySpec => key.keySpec ?? 'SYMMETRIC_DEFAULT';
+export const usageOf = (key: KeyRecord): KeyUsage => key.keyUsage ?? 'ENCRYPT_DECRYPT';
+
 export function newKeyRecord(input: {
   keyId: string;
   now: number;
   description?: string;
+  keySpec: KeySpec;
+  keyUsage: KeyUsage;
   origin: KeyOrigin;
   tags: Tag[];
-  sealMaterial: SealMaterial;
+  /** The first material, sealed; absent for a key awaiting imported material. */
+  sealedMaterial?: string;
+  /** An RSA or ECC key's public key (DER SPKI). */
+  publicKey?: Buffer;
   policy?: string;
 }): KeyRecord {
   const external = input.origin === 'EXTERNAL';
@@ -37,9 +46,12 @@ export function newKeyRecord(input: {
     creationDate: input.now,
     description: input.description ?? '',
     origin: input.origin,
+    ...(input.keySpec === 'SYMMETRIC_DEFAULT' ? {} : { keySpec: input.keySpec }),
+    ...(input.keyUsage === 'ENCRYPT_DECRYPT' ? {} : { keyUsage: input.keyUsage }),
     state: external ? 'PendingImport' : 'Enabled',
     tags: checkTags(input.tags),
-    sealedMaterials: external ? [] : [input.sealMaterial(0)],
+    sealedMaterials: input.sealedMaterial === undefined ? [] : [input.sealedMaterial],
+    ...(input.publicKey ? { publicKey: input.publicKey.toString('base64') } : {}),
     rotation: { enabled: false, periodDays: 365 },
     rotations: [],
     ...(input.policy === undefined ? {} : { policy: input.policy }),
@@ -50,6 +62,24 @@ export function newKeyRecord(input: {
 export function checkUsable(key: KeyRecord): void {
   if (key.state === 'Enabled') return;
   throw key.state === 'Disabled' ? disabledError(key) : stateError(key);
+}
+
+/** A key used for what its KeyUsage (and spec) does not allow: InvalidKeyUsageException, as AWS. */
+export function checkUsage(key: KeyRecord, usage: KeyUsage, operation: string, specs?: (spec: KeySpec) => boolean): void {
+  const spec = specOf(key);
+  if (usageOf(key) !== usage || (specs && !specs(spec))) {
+    throw new ServiceError(
+      'InvalidKeyUsageException',
+      `${operation} cannot use key ${key.keyId}: its KeySpec is ${spec} and its KeyUsage ${usageOf(key)}`,
+    );
+  }
+}
+
+/** Only an RSA or ECC key has a public key. */
+export function checkAsymmetric(key: KeyRecord, operation: string): void {
+  if (!isAsymmetric(specOf(key))) {
+    throw new ServiceError('UnsupportedOperationException', `${operation} needs an asymmetric key; ${key.keyId} is ${specOf(key)}`);
+  }
 }
 
 export function enabled(key: KeyRecord): KeyRecord {
@@ -83,13 +113,22 @@ function unsupportedForImported(): ServiceError {
   return new ServiceError('UnsupportedOperationException', 'keys with imported key material cannot be rotated');
 }
 
-/** Rotation status may be read of any key made in KMS that is not pending deletion. */
+/** As AWS: only symmetric encryption keys rotate. */
+function checkRotatingSpec(key: KeyRecord): void {
+  if (specOf(key) !== 'SYMMETRIC_DEFAULT') {
+    throw new ServiceError('UnsupportedOperationException', `only symmetric encryption keys rotate; ${key.keyId} is ${specOf(key)}`);
+  }
+}
+
+/** Rotation status may be read of any symmetric key made in KMS that is not pending deletion. */
 export function checkRotationReadable(key: KeyRecord): void {
+  checkRotatingSpec(key);
   if (key.origin === 'EXTERNAL') throw unsupportedForImported();
   if (key.state === 'PendingDeletion') throw stateError(key);
 }
 
 export function checkRotatable(key: KeyRecord): void {
+  checkRotatingSpec(key);
   if (key.origin === 'EXTERNAL') throw unsupportedForImported();
   if (key.state === 'Disabled') throw disabledError(key);
   if (key.state !== 'Enabled') throw stateError(key);
@@ -195,12 +234,46 @@ export function afterDueChange(key: KeyRecord, change: Exclude<DueChange, 'delet
   return { ...next, rotation: { ...next.rotation, nextRotationDate: now + key.rotation.periodDays * DAY } };
 }
 
+export const MAX_TAGS = 50;
+
+const tagError = (message: string) => new ServiceError('TagException', message);
+
+/** AWS's tag rules: keys 1-128 characters, values 0-256, no `aws:` prefix in any case, no key twice. */
 export function checkTags(tags: Tag[]): Tag[] {
   const seen = new Set<string>();
   for (const t of tags) {
-    if (seen.has(t.tagKey)) throw new ServiceError('TagException', `tag key ${t.tagKey} appears twice`);
-    if (t.tagKey.startsWith('aws:')) throw new ServiceError('TagException', 'tag keys beginning with aws: are reserved');
+    if (t.tagKey.length < 1 || t.tagKey.length > 128) throw tagError(`a tag key must be 1 to 128 characters (got ${t.tagKey.length})`);
+    if (t.tagValue.length > 256) throw tagError(`a tag value must be at most 256 characters (got ${t.tagValue.length})`);
+    if (t.tagKey.toLowerCase().startsWith('aws:')) throw tagError('tag keys beginning with aws: are reserved for AWS');
+    if (seen.has(t.tagKey)) throw tagError(`tag key ${t.tagKey} appears twice`);
     seen.add(t.tagKey);
   }
+  if (tags.length > MAX_TAGS) throw tagError(`a key has at most ${MAX_TAGS} tags (this would make ${tags.length})`);
   return tags.map((t) => ({ tagKey: t.tagKey, tagValue: t.tagValue }));
+}
+
+/** As AWS, tags and descriptions change on any key not pending deletion. */
+function checkEditable(key: KeyRecord): void {
+  if (key.state === 'PendingDeletion') throw stateError(key);
+}
+
+/** Adds tags; a tag key already there takes the new value. */
+export function tagged(key: KeyRecord, tags: Tag[]): KeyRecord {
+  checkEditable(key);
+  checkTags(tags);
+  const merged = new Map(key.tags.map((t) => [t.tagKey, t.tagValue]));
+  for (const t of tags) merged.set(t.tagKey, t.tagValue);
+  return { ...key, tags: checkTags([...merged].map(([tagKey, tagValue]) => ({ tagKey, tagValue }))) };
+}
+
+export function untagged(key: KeyRecord, tagKeys: string[]): KeyRecord {
+  checkEditable(key);
+  const dropped = new Set(tagKeys);
+  return { ...key, tags: key.tags.filter((t) => !dropped.has(t.tagKey)) };
+}
+
+export function described(key: KeyRecord, description: string): KeyRecord {
+  checkEditable(key);
+  if (description.length > 8192) throw invalid(`a description is at most 8192 characters (got ${description.length})`);
+  return { ...key, description };
 }

@@ -1,10 +1,12 @@
 import { type ArnScope, keyArn } from '../../arn';
 import type { KeyMetadata } from '../key-management';
+import { algorithmsOf } from '../key-specs';
 import type { KeyRecord } from './key-record';
+import { specOf, usageOf } from './key-lifecycle';
 
 const toDate = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms));
 
-/** DescribeKey's answer for a record of the embedded engine (symmetric keys only). */
+/** DescribeKey's answer for a record of the embedded engine. */
 export function keyMetadata(key: KeyRecord, scope: ArnScope): KeyMetadata {
   return {
     keyId: key.keyId,
@@ -13,12 +15,12 @@ export function keyMetadata(key: KeyRecord, scope: ArnScope): KeyMetadata {
     creationDate: new Date(key.creationDate),
     enabled: key.state === 'Enabled',
     description: key.description,
-    keyUsage: 'ENCRYPT_DECRYPT',
-    keySpec: 'SYMMETRIC_DEFAULT',
+    keyUsage: usageOf(key),
+    keySpec: specOf(key),
     keyState: key.state,
     origin: key.origin,
     keyManager: 'CUSTOMER',
-    encryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
+    ...algorithmsOf(specOf(key), usageOf(key)),
     deletionDate: toDate(key.deletionDate),
     pendingDeletionWindowInDays: key.pendingWindowInDays,
     validTo: toDate(key.imported?.validTo),

@@ -1,4 +1,5 @@
 import type { ExpirationModel, GrantConstraints, GrantOperation, KeyOrigin, KeyState, Tag } from '../key-management';
+import type { KeySpec, KeyUsage } from '../key-specs';
 
 /** A key as the engine keeps it, in memory and (with sealed materials) on disk. Dates are epoch ms. */
 export interface KeyRecord {
@@ -6,10 +7,19 @@ export interface KeyRecord {
   creationDate: number;
   description: string;
   origin: KeyOrigin;
+  /** Absent on keys made before Coffer had other specs: SYMMETRIC_DEFAULT. */
+  keySpec?: KeySpec;
+  /** Absent: ENCRYPT_DECRYPT. */
+  keyUsage?: KeyUsage;
   state: Exclude<KeyState, 'Unavailable'>;
   tags: Tag[];
-  /** Key material by version, sealed under the root key; rotation appends. */
+  /**
+   * Key material by version, sealed under the root key; rotation appends. A symmetric or HMAC
+   * key's material is its secret bytes; an RSA or ECC key's is its DER PKCS#8 private key.
+   */
   sealedMaterials: string[];
+  /** An RSA or ECC key's DER SubjectPublicKeyInfo, base64: public, so kept unsealed. */
+  publicKey?: string;
   deletionDate?: number;
   pendingWindowInDays?: number;
   rotation: { enabled: boolean; periodDays: number; nextRotationDate?: number };
