@@ -6,6 +6,7 @@ import { accessLog } from './routes/access-log';
 import { aliasesRouter } from './routes/aliases';
 import { requireBearer } from './routes/auth';
 import { cryptographyRouter } from './routes/cryptography';
+import { keyPairsRouter } from './routes/key-pairs';
 import { bucketsRouter } from './routes/buckets';
 import { envelopeRouter } from './routes/envelope';
 import { errorHandler, lastResortErrorHandler } from './routes/error-handler';
@@ -97,6 +98,7 @@ export function createApp(services: AppServices): express.Express {
   app.use(grantsRouter(kms));
   app.use(aliasesRouter(kms, services.arnScope));
   app.use(cryptographyRouter(kms));
+  app.use(keyPairsRouter(kms));
   app.use(envelopeRouter(services.envelope));
   app.use(bucketsRouter(services.objects, services.guard));
   app.use(objectsRouter(services.objects, services.guard));

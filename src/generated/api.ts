@@ -40,6 +40,49 @@ export interface paths {
         delete: operations["scheduleKeyDeletion"];
         options?: never;
         head?: never;
+        /** Change the key's description */
+        patch: operations["updateKeyDescription"];
+        trace?: never;
+    };
+    "/v1/keys/{keyId}/public-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+            };
+            cookie?: never;
+        };
+        /** The public key of an RSA or ECC key (DER base64 and PEM) */
+        get: operations["getPublicKey"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys/{keyId}/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+            };
+            cookie?: never;
+        };
+        /** The key's tags, a page at a time */
+        get: operations["listResourceTags"];
+        put?: never;
+        /** Add tags (a tag key already there takes the new value; at most 50 tags, no aws prefix) */
+        post: operations["tagResource"];
+        /** Remove the tags with the keys given */
+        delete: operations["untagResource"];
+        options?: never;
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -304,6 +347,108 @@ export interface paths {
         put?: never;
         /** Random bytes from a cryptographically secure generator */
         post: operations["generateRandom"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign a message or its digest with an RSA or ECC SIGN_VERIFY key */
+        post: operations["sign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Verify a signature with an RSA or ECC SIGN_VERIFY key */
+        post: operations["verify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/mac": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** HMAC of a message under an HMAC key */
+        post: operations["generateMac"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/mac/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Verify an HMAC under an HMAC key */
+        post: operations["verifyMac"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/shared-secrets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** ECDH shared secret of a KEY_AGREEMENT key and a peer public key */
+        post: operations["deriveSharedSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/datakeypairs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An RSA or ECC key pair whose private key is encrypted under a symmetric key */
+        post: operations["generateDataKeyPair"];
         delete?: never;
         options?: never;
         head?: never;
@@ -839,12 +984,152 @@ export interface components {
         };
         /** @enum {string} */
         KeyState: "Enabled" | "Disabled" | "PendingDeletion" | "PendingImport" | "Unavailable";
+        /**
+         * @description SYMMETRIC_DEFAULT when absent
+         * @enum {string}
+         */
+        KeySpec: "SYMMETRIC_DEFAULT" | "RSA_2048" | "RSA_3072" | "RSA_4096" | "ECC_NIST_P256" | "ECC_NIST_P384" | "ECC_NIST_P521" | "ECC_SECG_P256K1" | "HMAC_224" | "HMAC_256" | "HMAC_384" | "HMAC_512";
+        /**
+         * @description SYMMETRIC_DEFAULT when absent; an RSA key needs an RSAES_OAEP algorithm
+         * @enum {string}
+         */
+        EncryptionAlgorithm: "SYMMETRIC_DEFAULT" | "RSAES_OAEP_SHA_1" | "RSAES_OAEP_SHA_256";
+        /** @enum {string} */
+        SigningAlgorithm: "RSASSA_PSS_SHA_256" | "RSASSA_PSS_SHA_384" | "RSASSA_PSS_SHA_512" | "RSASSA_PKCS1_V1_5_SHA_256" | "RSASSA_PKCS1_V1_5_SHA_384" | "RSASSA_PKCS1_V1_5_SHA_512" | "ECDSA_SHA_256" | "ECDSA_SHA_384" | "ECDSA_SHA_512";
+        /** @enum {string} */
+        MacAlgorithm: "HMAC_SHA_224" | "HMAC_SHA_256" | "HMAC_SHA_384" | "HMAC_SHA_512";
+        /** @enum {string} */
+        KeyPairSpec: "RSA_2048" | "RSA_3072" | "RSA_4096" | "ECC_NIST_P256" | "ECC_NIST_P384" | "ECC_NIST_P521" | "ECC_SECG_P256K1";
+        SignRequest: {
+            keyId: components["schemas"]["KeyReference"];
+            /**
+             * Format: byte
+             * @description The message (RAW, 1-4096 bytes) or its digest (DIGEST), base64
+             */
+            message: string;
+            /**
+             * @description RAW when absent
+             * @enum {string}
+             */
+            messageType?: "RAW" | "DIGEST";
+            signingAlgorithm: components["schemas"]["SigningAlgorithm"];
+        };
+        SignResult: {
+            /** @description Key ARN */
+            keyId: string;
+            signature: components["schemas"]["Base64"];
+            signingAlgorithm: string;
+        };
+        VerifyRequest: {
+            keyId: components["schemas"]["KeyReference"];
+            /** Format: byte */
+            message: string;
+            /** @enum {string} */
+            messageType?: "RAW" | "DIGEST";
+            /** Format: byte */
+            signature: string;
+            signingAlgorithm: components["schemas"]["SigningAlgorithm"];
+        };
+        VerifyResult: {
+            keyId: string;
+            /** @description Always true; a signature that does not verify is KMSInvalidSignatureException */
+            signatureValid: boolean;
+            signingAlgorithm: string;
+        };
+        PublicKey: {
+            keyId: string;
+            publicKey: components["schemas"]["Base64"];
+            /** @description The same key as PEM, for openssl */
+            publicKeyPem: string;
+            keySpec: string;
+            keyUsage: string;
+            encryptionAlgorithms?: string[];
+            signingAlgorithms?: string[];
+            keyAgreementAlgorithms?: string[];
+        };
+        MacRequest: {
+            keyId: components["schemas"]["KeyReference"];
+            /**
+             * Format: byte
+             * @description 1-4096 bytes, base64
+             */
+            message: string;
+            macAlgorithm: components["schemas"]["MacAlgorithm"];
+        };
+        MacResult: {
+            keyId: string;
+            mac: components["schemas"]["Base64"];
+            macAlgorithm: string;
+        };
+        VerifyMacRequest: {
+            keyId: components["schemas"]["KeyReference"];
+            /** Format: byte */
+            message: string;
+            /** Format: byte */
+            mac: string;
+            macAlgorithm: components["schemas"]["MacAlgorithm"];
+        };
+        VerifyMacResult: {
+            keyId: string;
+            /** @description Always true; a MAC that does not verify is KMSInvalidMacException */
+            macValid: boolean;
+            macAlgorithm: string;
+        };
+        SharedSecretRequest: {
+            keyId: components["schemas"]["KeyReference"];
+            /**
+             * Format: byte
+             * @description The peer's public key, DER SubjectPublicKeyInfo, base64
+             */
+            publicKey: string;
+            /**
+             * @description ECDH when absent
+             * @enum {string}
+             */
+            keyAgreementAlgorithm?: "ECDH";
+        };
+        SharedSecretResult: {
+            keyId: string;
+            sharedSecret: components["schemas"]["Base64"];
+            keyAgreementAlgorithm: string;
+            keyOrigin: string;
+        };
+        DataKeyPairRequest: {
+            keyId: components["schemas"]["KeyReference"];
+            keyPairSpec: components["schemas"]["KeyPairSpec"];
+            encryptionContext?: components["schemas"]["EncryptionContext"];
+            /**
+             * @description false answers without the plaintext private key (GenerateDataKeyPairWithoutPlaintext)
+             * @default true
+             */
+            includePlaintext: boolean;
+        };
+        DataKeyPair: {
+            keyId: string;
+            keyPairSpec: string;
+            privateKeyCiphertextBlob: components["schemas"]["Base64"];
+            privateKeyPlaintext?: components["schemas"]["Base64"];
+            publicKey: components["schemas"]["Base64"];
+        };
+        TagList: {
+            tags: components["schemas"]["Tag"][];
+            nextMarker?: string;
+            truncated: boolean;
+        };
+        TagRequest: {
+            tags: components["schemas"]["Tag"][];
+        };
+        UpdateKeyRequest: {
+            description: string;
+        };
         CreateKeyRequest: {
             description?: string;
-            /** @enum {string} */
-            keySpec?: "SYMMETRIC_DEFAULT";
-            /** @enum {string} */
-            keyUsage?: "ENCRYPT_DECRYPT";
+            keySpec?: components["schemas"]["KeySpec"];
+            /**
+             * @description ENCRYPT_DECRYPT when absent; ECC and HMAC keys must name theirs
+             * @enum {string}
+             */
+            keyUsage?: "ENCRYPT_DECRYPT" | "SIGN_VERIFY" | "GENERATE_VERIFY_MAC" | "KEY_AGREEMENT";
             /** @enum {string} */
             origin?: "AWS_KMS" | "EXTERNAL";
             tags?: components["schemas"]["Tag"][];
@@ -864,7 +1149,10 @@ export interface components {
             keyState: components["schemas"]["KeyState"];
             origin: string;
             keyManager: string;
-            encryptionAlgorithms: string[];
+            encryptionAlgorithms?: string[];
+            signingAlgorithms?: string[];
+            macAlgorithms?: string[];
+            keyAgreementAlgorithms?: string[];
             /** Format: date-time */
             deletionDate?: string;
             pendingDeletionWindowInDays?: number;
@@ -1032,10 +1320,11 @@ export interface components {
             keyId: components["schemas"]["KeyReference"];
             /**
              * Format: byte
-             * @description 1-4096 bytes, base64
+             * @description 1-4096 bytes, base64 (an RSA key takes less; see README)
              */
             plaintext: string;
             encryptionContext?: components["schemas"]["EncryptionContext"];
+            encryptionAlgorithm?: components["schemas"]["EncryptionAlgorithm"];
         };
         EncryptResult: {
             keyId: string;
@@ -1047,6 +1336,7 @@ export interface components {
             ciphertextBlob: string;
             keyId?: components["schemas"]["KeyReference"];
             encryptionContext?: components["schemas"]["EncryptionContext"];
+            encryptionAlgorithm?: components["schemas"]["EncryptionAlgorithm"];
         };
         DecryptResult: {
             keyId: string;
@@ -1058,13 +1348,17 @@ export interface components {
             ciphertextBlob: string;
             sourceKeyId?: components["schemas"]["KeyReference"];
             sourceEncryptionContext?: components["schemas"]["EncryptionContext"];
+            sourceEncryptionAlgorithm?: components["schemas"]["EncryptionAlgorithm"];
             destinationKeyId: components["schemas"]["KeyReference"];
             destinationEncryptionContext?: components["schemas"]["EncryptionContext"];
+            destinationEncryptionAlgorithm?: components["schemas"]["EncryptionAlgorithm"];
         };
         ReEncryptResult: {
             sourceKeyId: string;
             keyId: string;
             ciphertextBlob: components["schemas"]["Base64"];
+            sourceEncryptionAlgorithm?: string;
+            destinationEncryptionAlgorithm?: string;
         };
         GenerateRandomRequest: {
             numberOfBytes: number;
@@ -1311,6 +1605,161 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ScheduledDeletion"];
                 };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Error"];
+        };
+    };
+    updateKeyDescription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getPublicKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The public key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicKey"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listResourceTags: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1-1000 (default 100) */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `nextMarker` of the previous page */
+                marker?: components["parameters"]["Marker"];
+            };
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of tags */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Error"];
+        };
+    };
+    tagResource: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagRequest"];
+            };
+        };
+        responses: {
+            /** @description Tagged */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Error"];
+        };
+    };
+    untagResource: {
+        parameters: {
+            query: {
+                /** @description A tag key to remove; repeat for more */
+                tagKey: string[];
+            };
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Untagged */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -1883,6 +2332,186 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            default: components["responses"]["Error"];
+        };
+    };
+    sign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignRequest"];
+            };
+        };
+        responses: {
+            /** @description The signature (ECDSA signatures are DER) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Error"];
+        };
+    };
+    verify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifyRequest"];
+            };
+        };
+        responses: {
+            /** @description The signature is valid (an invalid one is 400 KMSInvalidSignatureException) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Error"];
+        };
+    };
+    generateMac: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MacRequest"];
+            };
+        };
+        responses: {
+            /** @description The MAC */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MacResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Error"];
+        };
+    };
+    verifyMac: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifyMacRequest"];
+            };
+        };
+        responses: {
+            /** @description The MAC is valid (an invalid one is 400 KMSInvalidMacException) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyMacResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Error"];
+        };
+    };
+    deriveSharedSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SharedSecretRequest"];
+            };
+        };
+        responses: {
+            /** @description The raw shared secret */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SharedSecretResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Error"];
+        };
+    };
+    generateDataKeyPair: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DataKeyPairRequest"];
+            };
+        };
+        responses: {
+            /** @description The pair: DER PKCS#8 private key (plain and encrypted), DER SubjectPublicKeyInfo public key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataKeyPair"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             default: components["responses"]["Error"];
         };
     };

@@ -39,7 +39,12 @@ export function cryptographyRouter(kms: KeyManagement): Router {
     if (plaintext.length < 1 || plaintext.length > 4096) {
       throw invalid(`plaintext must be 1 to 4096 bytes (got ${plaintext.length}); use /v1/envelope/encrypt for more`);
     }
-    const r = await kms.encrypt({ keyId: body.keyId, plaintext, encryptionContext: context(body.encryptionContext) });
+    const r = await kms.encrypt({
+      keyId: body.keyId,
+      plaintext,
+      encryptionContext: context(body.encryptionContext),
+      encryptionAlgorithm: body.encryptionAlgorithm,
+    });
     const reply: Schemas['EncryptResult'] = { ...r, ciphertextBlob: toBase64(r.ciphertextBlob) };
     res.json(reply);
   });
@@ -50,6 +55,7 @@ export function cryptographyRouter(kms: KeyManagement): Router {
       ciphertextBlob: fromBase64(body.ciphertextBlob, 'ciphertextBlob'),
       keyId: body.keyId,
       encryptionContext: context(body.encryptionContext),
+      encryptionAlgorithm: body.encryptionAlgorithm,
     });
     const reply: Schemas['DecryptResult'] = { ...r, plaintext: toBase64(r.plaintext) };
     r.plaintext.fill(0);
@@ -62,14 +68,12 @@ export function cryptographyRouter(kms: KeyManagement): Router {
       ciphertextBlob: fromBase64(body.ciphertextBlob, 'ciphertextBlob'),
       sourceKeyId: body.sourceKeyId,
       sourceEncryptionContext: context(body.sourceEncryptionContext),
+      sourceEncryptionAlgorithm: body.sourceEncryptionAlgorithm,
       destinationKeyId: body.destinationKeyId,
       destinationEncryptionContext: context(body.destinationEncryptionContext),
+      destinationEncryptionAlgorithm: body.destinationEncryptionAlgorithm,
     });
-    const reply: Schemas['ReEncryptResult'] = {
-      sourceKeyId: r.sourceKeyId,
-      keyId: r.keyId,
-      ciphertextBlob: toBase64(r.ciphertextBlob),
-    };
+    const reply: Schemas['ReEncryptResult'] = { ...r, ciphertextBlob: toBase64(r.ciphertextBlob) };
     res.json(reply);
   });
 

@@ -1,8 +1,9 @@
+import { createPublicKey } from 'node:crypto';
 import { Router } from 'express';
 import type { components } from '../generated/api';
 import type { KeyManagement } from '../services/kms/key-management';
 import type { KeyDescription, KeyService } from '../services/keys/key-service';
-import { isoDate, pathParam, queryInt, queryString } from './codec';
+import { isoDate, pathParam, queryInt, queryString, toBase64 } from './codec';
 
 type Schemas = components['schemas'];
 
@@ -25,7 +26,7 @@ function descriptionJson(d: KeyDescription): Schemas['KeyDescription'] {
   };
 }
 
-/** /v1/keys: create, list, describe, enable, disable, schedule and cancel deletion. */
+/** /v1/keys: create, list, describe, describe anew, tag, enable, disable, schedule and cancel deletion; public keys. */
 export function keysRouter(kms: KeyManagement, keys: KeyService): Router {
   const router = Router();
 
@@ -33,6 +34,8 @@ export function keysRouter(kms: KeyManagement, keys: KeyService): Router {
     const body = (req.body ?? {}) as Schemas['CreateKeyRequest'];
     const created = await keys.create({
       description: body.description,
+      keySpec: body.keySpec,
+      keyUsage: body.keyUsage,
       origin: body.origin,
       tags: body.tags,
       alias: body.alias,
@@ -49,6 +52,37 @@ export function keysRouter(kms: KeyManagement, keys: KeyService): Router {
 
   router.get('/v1/keys/:keyId', async (req, res) => {
     res.json(descriptionJson(await keys.describe(pathParam(req, 'keyId'))));
+  });
+
+  router.patch('/v1/keys/:keyId', async (req, res) => {
+    const body = req.body as Schemas['UpdateKeyRequest'];
+    await kms.updateKeyDescription(pathParam(req, 'keyId'), body.description);
+    res.status(204).end();
+  });
+
+  router.get('/v1/keys/:keyId/public-key', async (req, res) => {
+    const r = await kms.getPublicKey({ keyId: pathParam(req, 'keyId') });
+    const pem = createPublicKey({ key: r.publicKey, format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' });
+    const body: Schemas['PublicKey'] = { ...r, publicKey: toBase64(r.publicKey), publicKeyPem: pem.toString() };
+    res.json(body);
+  });
+
+  router.get('/v1/keys/:keyId/tags', async (req, res) => {
+    const page = await kms.listResourceTags(pathParam(req, 'keyId'), { limit: queryInt(req, 'limit'), marker: queryString(req, 'marker') });
+    const body: Schemas['TagList'] = { tags: page.items, nextMarker: page.nextMarker, truncated: page.truncated };
+    res.json(body);
+  });
+
+  router.post('/v1/keys/:keyId/tags', async (req, res) => {
+    const body = req.body as Schemas['TagRequest'];
+    await kms.tagResource(pathParam(req, 'keyId'), body.tags);
+    res.status(204).end();
+  });
+
+  router.delete('/v1/keys/:keyId/tags', async (req, res) => {
+    const keys = req.query.tagKey;
+    await kms.untagResource(pathParam(req, 'keyId'), (Array.isArray(keys) ? keys : [keys]).map(String));
+    res.status(204).end();
   });
 
   router.post('/v1/keys/:keyId/enable', async (req, res) => {

@@ -9,6 +9,7 @@ export function api(coffer: RunningCoffer, token = coffer.token) {
     get: (p: string) => r.get(p).set(auth),
     post: (p: string, body?: object) => r.post(p).set(auth).send(body),
     put: (p: string, body?: object) => r.put(p).set(auth).send(body),
+    patch: (p: string, body?: object) => r.patch(p).set(auth).send(body),
     delete: (p: string) => r.delete(p).set(auth),
     raw: r,
     auth,

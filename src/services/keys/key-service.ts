@@ -56,9 +56,9 @@ export class KeyService {
     };
   }
 
-  /** AWS refuses rotation status for keys that are not usable or have imported material. */
+  /** AWS refuses rotation status for keys that are not usable, not symmetric or have imported material. */
   private async rotationIfApplicable(key: KeyMetadata): Promise<RotationStatus | undefined> {
-    if (key.origin !== 'AWS_KMS' || key.keyState === 'PendingDeletion') return undefined;
+    if (key.origin !== 'AWS_KMS' || key.keySpec !== 'SYMMETRIC_DEFAULT' || key.keyState === 'PendingDeletion') return undefined;
     try {
       return await this.kms.getKeyRotationStatus(key.keyId);
     } catch (err) {
