@@ -88,9 +88,7 @@ describe('newKeyRecord', () => {
       { tagKey: 'a', tagValue: '1' },
       { tagKey: 'a', tagValue: '2' },
     ];
-    expect(codeOf(() => lifecycle.newKeyRecord({ keyId: 'k', now: NOW, origin: 'AWS_KMS', tags: dup, ...symmetric }))).toBe(
-      'TagException',
-    );
+    expect(codeOf(() => lifecycle.newKeyRecord({ keyId: 'k', now: NOW, origin: 'AWS_KMS', tags: dup, ...symmetric }))).toBe('TagException');
   });
 });
 
@@ -427,7 +425,7 @@ describe('imported key material', () => {
       expect(next.state).toBe(state);
       expect(next.sealedMaterials).toBe(key.sealedMaterials);
       expect(next.imported).toEqual({ materialDigest: 'digest-a', expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: NOW + 99 * DAY });
-      },
+    },
   );
 
   it('a re-import that no longer expires drops validTo', () => {
@@ -629,7 +627,9 @@ describe('no function mutates the record it is given', () => {
       records.push(structuredClone(k));
       return deepFreeze(k);
     };
-    let key = keep(lifecycle.newKeyRecord({ keyId: 'chain', now: NOW, origin: 'AWS_KMS', tags: [], ...symmetric, sealedMaterial: seal(0) }));
+    let key = keep(
+      lifecycle.newKeyRecord({ keyId: 'chain', now: NOW, origin: 'AWS_KMS', tags: [], ...symmetric, sealedMaterial: seal(0) }),
+    );
     const frozen = [key];
     for (const step of [
       (k: KeyRecord) => lifecycle.withAutomaticRotation(k, NOW, 90),

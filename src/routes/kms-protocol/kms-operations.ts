@@ -270,7 +270,12 @@ export const kmsOperations: Record<string, Operation> = {
   },
   async GenerateDataKeyPairWithoutPlaintext(kms, input) {
     const r = await kms.generateDataKeyPairWithoutPlaintext(dataKeyPairInput(input));
-    return { PrivateKeyCiphertextBlob: b64(r.privateKeyCiphertextBlob), PublicKey: b64(r.publicKey), KeyId: r.keyId, KeyPairSpec: r.keyPairSpec };
+    return {
+      PrivateKeyCiphertextBlob: b64(r.privateKeyCiphertextBlob),
+      PublicKey: b64(r.publicKey),
+      KeyId: r.keyId,
+      KeyPairSpec: r.keyPairSpec,
+    };
   },
   async Sign(kms, input) {
     const r = await kms.sign(signInput(input));
@@ -309,7 +314,12 @@ export const kmsOperations: Record<string, Operation> = {
       grantTokens: input.grantTokens(),
       dryRun: input.bool('DryRun'),
     });
-    const reply = { KeyId: r.keyId, SharedSecret: b64(r.sharedSecret), KeyAgreementAlgorithm: r.keyAgreementAlgorithm, KeyOrigin: r.keyOrigin };
+    const reply = {
+      KeyId: r.keyId,
+      SharedSecret: b64(r.sharedSecret),
+      KeyAgreementAlgorithm: r.keyAgreementAlgorithm,
+      KeyOrigin: r.keyOrigin,
+    };
     r.sharedSecret.fill(0);
     return reply;
   },

@@ -336,7 +336,8 @@ export interface GrantListEntry {
 }
 
 /** A grant to retire: by its token, or by its key and id. */
-export type RetireGrantInput = ({ grantToken: string; keyId?: string; grantId?: string } | { keyId: string; grantId: string }) & DryRunnable;
+export type RetireGrantInput = ({ grantToken: string; keyId?: string; grantId?: string } | { keyId: string; grantId: string }) &
+  DryRunnable;
 
 /** Every operation, by its AWS name: the label of `coffer_kms_requests_total{operation}`. */
 export type KmsOperation =

@@ -101,7 +101,9 @@ export function algorithmsOf(spec: KeySpec, usage: KeyUsage): KeyAlgorithms {
 }
 
 /** The hash a signing, MAC or OAEP algorithm names, as node:crypto spells it. */
-export function hashOf(algorithm: SigningAlgorithm | MacAlgorithm | EncryptionAlgorithm): 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512' {
+export function hashOf(
+  algorithm: SigningAlgorithm | MacAlgorithm | EncryptionAlgorithm,
+): 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512' {
   const bits = /(1|224|256|384|512)$/.exec(algorithm)?.[1];
   if (bits === undefined) throw new Error(`${algorithm} names no hash`);
   return bits === '1' ? 'sha1' : (`sha${bits}` as 'sha224' | 'sha256' | 'sha384' | 'sha512');

@@ -45,7 +45,15 @@ import type { Page, Paginated } from '../../pagination';
 import { ServiceError } from '../../errors';
 import { fromAwsError, required } from './aws-error';
 import { algorithmsFrom, toMetadata } from './aws-metadata';
-import type { DataKeyPairSpec, EncryptionAlgorithm, KeyAgreementAlgorithm, KeySpec, KeyUsage, MacAlgorithm, SigningAlgorithm } from '../key-specs';
+import type {
+  DataKeyPairSpec,
+  EncryptionAlgorithm,
+  KeyAgreementAlgorithm,
+  KeySpec,
+  KeyUsage,
+  MacAlgorithm,
+  SigningAlgorithm,
+} from '../key-specs';
 import { awsConstraints, grantPage } from './aws-grants';
 
 const buf = (b: Uint8Array | undefined, what: string) => Buffer.from(required(b, what));
@@ -479,7 +487,11 @@ export class AwsKms implements KeyManagement {
         DryRun: input.dryRun,
       }),
     );
-    return { keyId: required(r.KeyId, 'KeyId'), mac: buf(r.Mac, 'Mac'), macAlgorithm: (r.MacAlgorithm ?? input.macAlgorithm) as MacAlgorithm };
+    return {
+      keyId: required(r.KeyId, 'KeyId'),
+      mac: buf(r.Mac, 'Mac'),
+      macAlgorithm: (r.MacAlgorithm ?? input.macAlgorithm) as MacAlgorithm,
+    };
   }
 
   async verifyMac(input: VerifyMacInput): Promise<VerifyMacResult> {

@@ -32,7 +32,11 @@ export class EmbeddedCryptography {
     const length = dataKeyLength(input);
     const key = await this.symmetricKey(input.keyId, 'GenerateDataKey');
     const plaintext = this.dataKeys.take(length);
-    return { keyId: keyArn(this.scope, key.keyId), ciphertextBlob: this.cipher.encrypt(key, plaintext, input.encryptionContext), plaintext };
+    return {
+      keyId: keyArn(this.scope, key.keyId),
+      ciphertextBlob: this.cipher.encrypt(key, plaintext, input.encryptionContext),
+      plaintext,
+    };
   }
 
   async generateDataKeyPair(input: port.GenerateDataKeyPairInput): Promise<port.GenerateDataKeyPairResult> {
@@ -76,11 +80,20 @@ export class EmbeddedCryptography {
     }
     symmetricAlgorithm(key, input.encryptionAlgorithm);
     lifecycle.checkUsable(key);
-    return { keyId, ciphertextBlob: this.cipher.encrypt(key, input.plaintext, input.encryptionContext), encryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+    return {
+      keyId,
+      ciphertextBlob: this.cipher.encrypt(key, input.plaintext, input.encryptionContext),
+      encryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+    };
   }
 
   async decrypt(input: port.DecryptInput): Promise<port.DecryptResult> {
-    const { key, plaintext, algorithm } = await this.open(input.ciphertextBlob, input.keyId, input.encryptionContext, input.encryptionAlgorithm);
+    const { key, plaintext, algorithm } = await this.open(
+      input.ciphertextBlob,
+      input.keyId,
+      input.encryptionContext,
+      input.encryptionAlgorithm,
+    );
     return { keyId: keyArn(this.scope, key.keyId), plaintext, encryptionAlgorithm: algorithm };
   }
 
@@ -151,7 +164,10 @@ export class EmbeddedCryptography {
 /** A symmetric key takes SYMMETRIC_DEFAULT only. */
 function symmetricAlgorithm(key: KeyRecord, algorithm: EncryptionAlgorithm | undefined): void {
   if (algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT') {
-    throw new ServiceError('InvalidKeyUsageException', `${algorithm} is not valid for key ${key.keyId}, a symmetric key: it takes SYMMETRIC_DEFAULT`);
+    throw new ServiceError(
+      'InvalidKeyUsageException',
+      `${algorithm} is not valid for key ${key.keyId}, a symmetric key: it takes SYMMETRIC_DEFAULT`,
+    );
   }
 }
 

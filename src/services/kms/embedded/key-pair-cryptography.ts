@@ -1,4 +1,13 @@
-import { constants, createHmac, createPrivateKey, createPublicKey, diffieHellman, privateDecrypt, publicEncrypt, timingSafeEqual } from 'node:crypto';
+import {
+  constants,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  privateDecrypt,
+  publicEncrypt,
+  timingSafeEqual,
+} from 'node:crypto';
 import { type ArnScope, keyArn } from '../../arn';
 import { type SignatureScheme, signMessage, verifyMessage } from '../../crypto/signatures';
 import { ServiceError, invalid } from '../../errors';
@@ -102,7 +111,11 @@ export class KeyPairCryptography {
     const limit = oaepPlaintextLimit(spec, oaep);
     if (plaintext.length > limit) throw invalid(`${oaep} with ${spec} encrypts at most ${limit} bytes (got ${plaintext.length})`);
     return publicEncrypt(
-      { key: createPublicKey({ key: this.publicKeyDer(key), format: 'der', type: 'spki' }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hashOf(oaep) },
+      {
+        key: createPublicKey({ key: this.publicKeyDer(key), format: 'der', type: 'spki' }),
+        padding: constants.RSA_PKCS1_OAEP_PADDING,
+        oaepHash: hashOf(oaep),
+      },
       plaintext,
     );
   }
@@ -159,7 +172,9 @@ export class KeyPairCryptography {
 
 function invalidAlgorithm(key: KeyRecord, algorithm: string): ServiceError {
   const spec = lifecycle.specOf(key);
-  const allowed = Object.values(algorithmsOf(spec, lifecycle.usageOf(key))).flat().join(', ');
+  const allowed = Object.values(algorithmsOf(spec, lifecycle.usageOf(key)))
+    .flat()
+    .join(', ');
   return new ServiceError('InvalidKeyUsageException', `${algorithm} is not valid for key ${key.keyId} (${spec}); it takes ${allowed}`);
 }
 
