@@ -1159,6 +1159,7 @@ export interface components {
             /** Format: date-time */
             validTo?: string;
             expirationModel?: string;
+            currentKeyMaterialId?: string;
         };
         KeyDescription: {
             keyMetadata: components["schemas"]["KeyMetadata"];
@@ -1213,7 +1214,7 @@ export interface components {
         };
         ImportParametersRequest: {
             /** @enum {string} */
-            wrappingAlgorithm: "RSAES_OAEP_SHA_256" | "RSAES_OAEP_SHA_1";
+            wrappingAlgorithm: "RSAES_OAEP_SHA_256" | "RSAES_OAEP_SHA_1" | "RSA_AES_KEY_WRAP_SHA_256" | "RSA_AES_KEY_WRAP_SHA_1";
             /** @enum {string} */
             wrappingKeySpec: "RSA_2048" | "RSA_3072" | "RSA_4096";
         };
@@ -1342,6 +1343,7 @@ export interface components {
             keyId: string;
             plaintext: components["schemas"]["Base64"];
             encryptionAlgorithm: string;
+            keyMaterialId?: string;
         };
         ReEncryptRequest: {
             /** Format: byte */

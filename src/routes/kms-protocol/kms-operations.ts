@@ -1,5 +1,11 @@
 import { ServiceError } from '../../services/errors';
-import { GRANT_OPERATIONS, type GrantListEntry, type KeyManagement, type KeyMetadata } from '../../services/kms/key-management';
+import {
+  GRANT_OPERATIONS,
+  WRAPPING_ALGORITHMS,
+  type GrantListEntry,
+  type KeyManagement,
+  type KeyMetadata,
+} from '../../services/kms/key-management';
 import {
   DATA_KEY_PAIR_SPECS,
   ENCRYPTION_ALGORITHMS,
@@ -35,6 +41,7 @@ function keyMetadata(m: KeyMetadata): Json {
     ValidTo: epoch(m.validTo),
     Origin: m.origin,
     ExpirationModel: m.expirationModel,
+    CurrentKeyMaterialId: m.currentKeyMaterialId,
     KeyManager: m.keyManager,
     CustomerMasterKeySpec: m.keySpec,
     KeySpec: m.keySpec,
@@ -227,7 +234,12 @@ export const kmsOperations: Record<string, Operation> = {
       grantTokens: input.grantTokens(),
       dryRun: input.bool('DryRun'),
     });
-    const reply = { KeyId: r.keyId, Plaintext: b64(r.plaintext), EncryptionAlgorithm: r.encryptionAlgorithm };
+    const reply = {
+      KeyId: r.keyId,
+      Plaintext: b64(r.plaintext),
+      EncryptionAlgorithm: r.encryptionAlgorithm,
+      KeyMaterialId: r.keyMaterialId,
+    };
     r.plaintext.fill(0);
     return reply;
   },
@@ -349,21 +361,24 @@ export const kmsOperations: Record<string, Operation> = {
     return page(p, 'Rotations', (r) => ({ KeyId: r.keyId, RotationDate: epoch(r.rotationDate), RotationType: r.rotationType }));
   },
   async GetParametersForImport(kms, input) {
-    const algorithm = input.oneOf('WrappingAlgorithm', ['RSAES_OAEP_SHA_256', 'RSAES_OAEP_SHA_1'] as const);
+    const algorithm = input.oneOf('WrappingAlgorithm', WRAPPING_ALGORITHMS);
     const spec = input.oneOf('WrappingKeySpec', ['RSA_2048', 'RSA_3072', 'RSA_4096'] as const);
     if (!algorithm || !spec) throw new ServiceError('ValidationException', 'WrappingAlgorithm and WrappingKeySpec are required');
     const p = await kms.getParametersForImport(input.string('KeyId'), algorithm, spec);
     return { KeyId: p.keyId, ImportToken: b64(p.importToken), PublicKey: b64(p.publicKey), ParametersValidTo: epoch(p.parametersValidTo) };
   },
   async ImportKeyMaterial(kms, input) {
-    await kms.importKeyMaterial({
+    if (input.oneOf('ImportType', ['EXISTING_KEY_MATERIAL', 'NEW_KEY_MATERIAL'] as const) === 'NEW_KEY_MATERIAL') {
+      throw new ServiceError('UnsupportedOperationException', 'Coffer does not yet take new key material for a later on-demand rotation');
+    }
+    const r = await kms.importKeyMaterial({
       keyId: input.string('KeyId'),
       importToken: input.blob('ImportToken'),
       encryptedKeyMaterial: input.blob('EncryptedKeyMaterial'),
       expirationModel: input.oneOf('ExpirationModel', ['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE'] as const),
       validTo: input.date('ValidTo'),
     });
-    return {};
+    return { KeyId: r.keyId, KeyMaterialId: r.keyMaterialId };
   },
   async DeleteImportedKeyMaterial(kms, input) {
     await kms.deleteImportedKeyMaterial(input.string('KeyId'));

@@ -23,7 +23,13 @@ export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImpo
 
 export type KeyOrigin = 'AWS_KMS' | 'EXTERNAL';
 export type DataKeySpec = 'AES_256' | 'AES_128';
-export type WrappingAlgorithm = 'RSAES_OAEP_SHA_256' | 'RSAES_OAEP_SHA_1';
+export const WRAPPING_ALGORITHMS = [
+  'RSAES_OAEP_SHA_256',
+  'RSAES_OAEP_SHA_1',
+  'RSA_AES_KEY_WRAP_SHA_256',
+  'RSA_AES_KEY_WRAP_SHA_1',
+] as const;
+export type WrappingAlgorithm = (typeof WRAPPING_ALGORITHMS)[number];
 export type WrappingKeySpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
 export type ExpirationModel = 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
 
@@ -48,6 +54,8 @@ export interface KeyMetadata extends KeyAlgorithms {
   pendingDeletionWindowInDays?: number;
   validTo?: Date;
   expirationModel?: ExpirationModel;
+  /** The material a symmetric key encrypts with now. */
+  currentKeyMaterialId?: string;
 }
 
 export interface CreateKeyInput {
@@ -122,6 +130,8 @@ export interface DecryptResult {
   keyId: string;
   plaintext: Buffer;
   encryptionAlgorithm: EncryptionAlgorithm;
+  /** The material that decrypted a symmetric key's ciphertext. */
+  keyMaterialId?: string;
 }
 
 export interface ReEncryptInput extends DryRunnable {
@@ -262,6 +272,11 @@ export interface ImportParameters {
   /** DER-encoded SubjectPublicKeyInfo, as AWS returns it. */
   publicKey: Buffer;
   parametersValidTo: Date;
+}
+
+export interface ImportKeyMaterialResult {
+  keyId: string;
+  keyMaterialId: string;
 }
 
 export interface ImportKeyMaterialInput {
@@ -431,7 +446,7 @@ export interface KeyManagement {
   listKeyRotations(keyId: string, page: Page): Promise<Paginated<RotationEntry>>;
 
   getParametersForImport(keyId: string, wrappingAlgorithm: WrappingAlgorithm, wrappingKeySpec: WrappingKeySpec): Promise<ImportParameters>;
-  importKeyMaterial(input: ImportKeyMaterialInput): Promise<void>;
+  importKeyMaterial(input: ImportKeyMaterialInput): Promise<ImportKeyMaterialResult>;
   deleteImportedKeyMaterial(keyId: string): Promise<void>;
 
   /** The key policy as stored (JSON text); a key has one, named `default`. */

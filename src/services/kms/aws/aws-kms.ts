@@ -26,6 +26,7 @@ import type {
   GenerateDataKeyResult,
   GrantListEntry,
   ImportKeyMaterialInput,
+  ImportKeyMaterialResult,
   ImportParameters,
   KeyListEntry,
   KeyManagement,
@@ -229,7 +230,7 @@ export class AwsKms implements KeyManagement {
   }
 
   async decrypt(input: DecryptInput): Promise<DecryptResult> {
-    const r = await this.send<{ KeyId?: string; Plaintext?: Uint8Array; EncryptionAlgorithm?: string }>(
+    const r = await this.send<{ KeyId?: string; Plaintext?: Uint8Array; EncryptionAlgorithm?: string; KeyMaterialId?: string }>(
       this.client.decrypt({
         CiphertextBlob: input.ciphertextBlob,
         KeyId: input.keyId,
@@ -243,6 +244,7 @@ export class AwsKms implements KeyManagement {
       keyId: required(r.KeyId, 'KeyId'),
       plaintext: buf(r.Plaintext, 'Plaintext'),
       encryptionAlgorithm: (r.EncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT') as EncryptionAlgorithm,
+      keyMaterialId: r.KeyMaterialId,
     };
   }
 
@@ -342,8 +344,8 @@ export class AwsKms implements KeyManagement {
     };
   }
 
-  async importKeyMaterial(input: ImportKeyMaterialInput): Promise<void> {
-    await this.send(
+  async importKeyMaterial(input: ImportKeyMaterialInput): Promise<ImportKeyMaterialResult> {
+    const r = await this.send<{ KeyId?: string; KeyMaterialId?: string }>(
       this.client.importKeyMaterial({
         KeyId: input.keyId,
         ImportToken: input.importToken,
@@ -352,6 +354,7 @@ export class AwsKms implements KeyManagement {
         ValidTo: input.validTo,
       }),
     );
+    return { keyId: r.KeyId ?? input.keyId, keyMaterialId: r.KeyMaterialId ?? '' };
   }
 
   async deleteImportedKeyMaterial(keyId: string): Promise<void> {

@@ -22,6 +22,7 @@ export function toMetadata(m: AwsKeyMetadata): KeyMetadata {
     pendingDeletionWindowInDays: m.PendingDeletionWindowInDays,
     validTo: m.ValidTo,
     expirationModel: m.ExpirationModel,
+    currentKeyMaterialId: m.CurrentKeyMaterialId,
   };
 }
 

@@ -8,6 +8,7 @@ import { type BlobCipher, invalidCiphertext } from './blob-cipher';
 import { parseBlob } from './ciphertext-blob';
 import { dataKeyLength } from './data-key-length';
 import * as lifecycle from './key-lifecycle';
+import { keyMaterialId as keyMaterialIdOf } from './key-metadata';
 import type { KeyPairCryptography } from './key-pair-cryptography';
 import type { KeyRecord } from './key-record';
 import { newKeyPair } from './key-pairs';
@@ -88,13 +89,10 @@ export class EmbeddedCryptography {
   }
 
   async decrypt(input: port.DecryptInput): Promise<port.DecryptResult> {
-    const { key, plaintext, algorithm } = await this.open(
-      input.ciphertextBlob,
-      input.keyId,
-      input.encryptionContext,
-      input.encryptionAlgorithm,
-    );
-    return { keyId: keyArn(this.scope, key.keyId), plaintext, encryptionAlgorithm: algorithm };
+    const opened = await this.open(input.ciphertextBlob, input.keyId, input.encryptionContext, input.encryptionAlgorithm);
+    const { key, plaintext, algorithm, materialVersion } = opened;
+    const keyMaterialId = materialVersion === undefined ? undefined : keyMaterialIdOf(key, materialVersion);
+    return { keyId: keyArn(this.scope, key.keyId), plaintext, encryptionAlgorithm: algorithm, keyMaterialId };
   }
 
   async reEncrypt(input: port.ReEncryptInput): Promise<port.ReEncryptResult> {
@@ -138,7 +136,7 @@ export class EmbeddedCryptography {
     expectedKey: string | undefined,
     context: port.DecryptInput['encryptionContext'],
     algorithm: EncryptionAlgorithm | undefined,
-  ): Promise<{ key: KeyRecord; plaintext: Buffer; algorithm: EncryptionAlgorithm }> {
+  ): Promise<{ key: KeyRecord; plaintext: Buffer; algorithm: EncryptionAlgorithm; materialVersion?: number }> {
     const expected = expectedKey === undefined ? undefined : await this.live.read(expectedKey);
     if (expected !== undefined && lifecycle.specOf(expected) !== 'SYMMETRIC_DEFAULT') {
       // An RSA ciphertext does not name its key: the key named decides.
@@ -157,7 +155,8 @@ export class EmbeddedCryptography {
       throw new ServiceError('IncorrectKeyException', 'the ciphertext was not encrypted under the key you named');
     }
     lifecycle.checkUsable(key);
-    return { key, plaintext: this.cipher.decrypt(key, parts, context), algorithm: 'SYMMETRIC_DEFAULT' };
+    const plaintext = this.cipher.decrypt(key, parts, context);
+    return { key, plaintext, algorithm: 'SYMMETRIC_DEFAULT', materialVersion: parts.materialVersion };
   }
 }
 

@@ -12,7 +12,7 @@ import type { GrantRecord, KeyRecord } from './key-record';
 import { BlobCipher } from './blob-cipher';
 import { createImportParameters, importedMaterialDigest, openImportToken, unwrapKeyMaterial } from './key-import';
 import * as lifecycle from './key-lifecycle';
-import { keyMetadata } from './key-metadata';
+import { keyMaterialId, keyMetadata } from './key-metadata';
 import { KeyStore, type KeyStateStorage } from './key-store';
 import { LiveKeys } from './live-keys';
 import { EmbeddedCryptography } from './embedded-cryptography';
@@ -295,22 +295,26 @@ export class EmbeddedKms implements port.KeyManagement {
     };
   }
 
-  async importKeyMaterial(input: port.ImportKeyMaterialInput): Promise<void> {
+  async importKeyMaterial(input: port.ImportKeyMaterialInput): Promise<port.ImportKeyMaterialResult> {
     const key = await this.live.read(input.keyId);
     lifecycle.checkExternal(key);
     const token = openImportToken(this.rootKey, input.importToken, key.keyId, this.now());
     const model = input.expirationModel ?? (input.validTo ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE');
     const validTo = input.validTo?.getTime();
     lifecycle.checkExpiration(model, validTo, this.now());
-    const material = unwrapKeyMaterial(token, input.encryptedKeyMaterial);
+    const { material, publicKey } = unwrapKeyMaterial(token, input.encryptedKeyMaterial, lifecycle.specOf(key));
+    let imported: KeyRecord;
     try {
       const digest = importedMaterialDigest(this.rootKey, key.keyId, material);
       const seal = (version: number) => this.cipher.sealMaterial(key.keyId, version, material);
-      await this.live.change(key.keyId, (k) => lifecycle.withImportedMaterial(k, { digest, expirationModel: model, validTo, seal }));
+      imported = await this.live.change(key.keyId, (k) =>
+        lifecycle.withImportedMaterial(k, { digest, expirationModel: model, validTo, seal, publicKey }),
+      );
     } finally {
       material.fill(0);
     }
     if (validTo !== undefined) this.live.sweepAt(validTo);
+    return { keyId: keyArn(this.scope, key.keyId), keyMaterialId: keyMaterialId(imported, 0) };
   }
 
   async deleteImportedKeyMaterial(keyId: string): Promise<void> {

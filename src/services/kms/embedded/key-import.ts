@@ -1,13 +1,14 @@
-import { constants, createHmac, createPrivateKey, generateKeyPair, privateDecrypt } from 'node:crypto';
+import { constants, createDecipheriv, createHmac, createPrivateKey, createPublicKey, generateKeyPair, privateDecrypt } from 'node:crypto';
 import { promisify } from 'node:util';
 import { ServiceError, invalid } from '../../errors';
-import type { WrappingAlgorithm, WrappingKeySpec } from '../key-management';
+import { WRAPPING_ALGORITHMS, type WrappingAlgorithm, type WrappingKeySpec } from '../key-management';
+import { CURVE_OF, HMAC_KEY_LENGTH, type KeySpec, RSA_MODULUS_BYTES, isEcc, isHmac, isRsa } from '../key-specs';
 import { seal, unseal } from '../../crypto/sealing';
 
 const generateRsa = promisify(generateKeyPair);
 const TOKEN_LABEL = 'import-token';
 const modulusBits: Record<WrappingKeySpec, number> = { RSA_2048: 2048, RSA_3072: 3072, RSA_4096: 4096 };
-const oaepHash: Record<WrappingAlgorithm, string> = { RSAES_OAEP_SHA_256: 'sha256', RSAES_OAEP_SHA_1: 'sha1' };
+const oaepHash = (algorithm: WrappingAlgorithm) => (algorithm.endsWith('SHA_256') ? 'sha256' : 'sha1');
 
 export interface ImportToken {
   keyId: string;
@@ -30,7 +31,8 @@ export async function createImportParameters(
 ): Promise<{ importToken: Buffer; publicKey: Buffer }> {
   const bits = modulusBits[spec];
   if (!bits) throw invalid(`wrappingKeySpec must be RSA_2048, RSA_3072 or RSA_4096 (got ${String(spec)})`);
-  if (!oaepHash[algorithm]) throw invalid(`wrappingAlgorithm must be RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1 (got ${String(algorithm)})`);
+  if (!WRAPPING_ALGORITHMS.includes(algorithm))
+    throw invalid(`wrappingAlgorithm must be one of ${WRAPPING_ALGORITHMS.join(', ')} (got ${String(algorithm)})`);
   const { publicKey, privateKey } = await generateRsa('rsa', { modulusLength: bits });
   const body = JSON.stringify({
     keyId,
@@ -54,26 +56,76 @@ export function openImportToken(rootKey: Buffer, token: Buffer, keyId: string, n
   return { ...parsed, privateKeyDer: Buffer.from(parsed.privateKeyDer, 'base64') };
 }
 
-/** RSA-OAEP unwrap with the token's hash (MGF1 uses the same hash, as AWS KMS). */
-export function unwrapKeyMaterial(token: ImportToken, wrapped: Buffer): Buffer {
+/**
+ * Unwraps with the token's algorithm: RSA-OAEP (MGF1 over the same hash, as AWS KMS), or
+ * RSA_AES_KEY_WRAP: an AES-256 key under RSA-OAEP, followed by the material under that key with
+ * AES key wrap with padding (RFC 5649). Then checks the material fits the key's spec.
+ */
+export function unwrapKeyMaterial(token: ImportToken, wrapped: Buffer, spec: KeySpec): ImportedMaterial {
+  const privateKey = createPrivateKey({ key: token.privateKeyDer, format: 'der', type: 'pkcs8' });
+  const rsaDecrypt = (data: Buffer) =>
+    privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: oaepHash(token.algorithm) }, data);
   let material: Buffer;
   try {
-    material = privateDecrypt(
-      {
-        key: createPrivateKey({ key: token.privateKeyDer, format: 'der', type: 'pkcs8' }),
-        padding: constants.RSA_PKCS1_OAEP_PADDING,
-        oaepHash: oaepHash[token.algorithm],
-      },
-      wrapped,
-    );
+    if (token.algorithm.startsWith('RSA_AES_KEY_WRAP')) {
+      const rsaLength = (privateKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8;
+      const aesKey = rsaDecrypt(wrapped.subarray(0, rsaLength));
+      try {
+        const unwrap = createDecipheriv('id-aes256-wrap-pad', aesKey, Buffer.from('a65959a6', 'hex'));
+        material = Buffer.concat([unwrap.update(wrapped.subarray(rsaLength)), unwrap.final()]);
+      } finally {
+        aesKey.fill(0);
+      }
+    } else {
+      material = rsaDecrypt(wrapped);
+    }
   } catch {
     throw new ServiceError('InvalidCiphertextException', 'the encrypted key material cannot be unwrapped with these import parameters');
   }
-  if (material.length !== 32) {
+  try {
+    return { material, publicKey: checkMaterial(material, spec) };
+  } catch (err) {
     material.fill(0);
-    throw new ServiceError('IncorrectKeyMaterialException', 'symmetric key material must be exactly 32 bytes');
+    throw err;
   }
-  return material;
+}
+
+export interface ImportedMaterial {
+  /** The secret bytes, or the DER PKCS#8 private key of an RSA or ECC key. */
+  material: Buffer;
+  /** An RSA or ECC key's DER SubjectPublicKeyInfo. */
+  publicKey?: Buffer;
+}
+
+/** HMAC key material lengths AWS accepts for each spec. */
+const HMAC_MATERIAL_MAX: Record<string, number> = { HMAC_224: 64, HMAC_256: 64, HMAC_384: 128, HMAC_512: 128 };
+
+const wrongMaterial = (message: string) => new ServiceError('IncorrectKeyMaterialException', message);
+
+/** The material must be what the key's spec is: 32 bytes, an HMAC key's length, or a PKCS#8 private key of the spec. */
+function checkMaterial(material: Buffer, spec: KeySpec): Buffer | undefined {
+  if (spec === 'SYMMETRIC_DEFAULT') {
+    if (material.length !== 32) throw wrongMaterial('symmetric key material must be exactly 32 bytes');
+    return undefined;
+  }
+  if (isHmac(spec)) {
+    const min = HMAC_KEY_LENGTH[spec];
+    const max = HMAC_MATERIAL_MAX[spec] ?? min;
+    if (material.length < min || material.length > max) throw wrongMaterial(`${spec} key material must be ${min} to ${max} bytes`);
+    return undefined;
+  }
+  let key;
+  try {
+    key = createPrivateKey({ key: material, format: 'der', type: 'pkcs8' });
+  } catch {
+    throw wrongMaterial(`${spec} key material must be a DER-encoded PKCS#8 private key`);
+  }
+  const details = key.asymmetricKeyDetails;
+  const fits = isRsa(spec)
+    ? key.asymmetricKeyType === 'rsa' && details?.modulusLength === RSA_MODULUS_BYTES[spec] * 8
+    : isEcc(spec) && key.asymmetricKeyType === 'ec' && details?.namedCurve === CURVE_OF[spec];
+  if (!fits) throw wrongMaterial(`the private key is not a ${spec} key`);
+  return createPublicKey(key).export({ format: 'der', type: 'spki' });
 }
 
 /** Identifies imported material without keeping it: a key only ever takes the material it first took. */

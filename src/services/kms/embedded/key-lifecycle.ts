@@ -180,6 +180,8 @@ export interface MaterialImport {
   expirationModel: ExpirationModel;
   validTo?: number;
   seal: SealMaterial;
+  /** An RSA or ECC key's public key, derived from the material. */
+  publicKey?: Buffer;
 }
 
 export function checkExpiration(model: ExpirationModel, validTo: number | undefined, now: number): void {
@@ -197,7 +199,8 @@ export function withImportedMaterial(key: KeyRecord, input: MaterialImport): Key
   }
   const imported = { materialDigest: input.digest, expirationModel: input.expirationModel, validTo: input.validTo };
   if (key.state !== 'PendingImport') return { ...key, imported };
-  return { ...key, imported, state: 'Enabled', sealedMaterials: [input.seal(0)] };
+  const publicKey = input.publicKey ? { publicKey: input.publicKey.toString('base64') } : {};
+  return { ...key, imported, state: 'Enabled', sealedMaterials: [input.seal(0)], ...publicKey };
 }
 
 /** As AWS: allowed while the key is pending deletion too, which it then stays. */

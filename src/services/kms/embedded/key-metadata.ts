@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type ArnScope, keyArn } from '../../arn';
 import type { KeyMetadata } from '../key-management';
 import { algorithmsOf } from '../key-specs';
@@ -25,5 +26,20 @@ export function keyMetadata(key: KeyRecord, scope: ArnScope): KeyMetadata {
     pendingDeletionWindowInDays: key.pendingWindowInDays,
     validTo: toDate(key.imported?.validTo),
     expirationModel: key.origin === 'EXTERNAL' ? key.imported?.expirationModel : undefined,
+    currentKeyMaterialId:
+      specOf(key) === 'SYMMETRIC_DEFAULT' && key.sealedMaterials.length > 0
+        ? keyMaterialId(key, key.sealedMaterials.length - 1)
+        : undefined,
   };
+}
+
+/**
+ * A key material's id (64 hex digits, as AWS's). Imported material is named by what it is, so
+ * importing the same material again keeps its id; a material KMS made, by its sealed value.
+ * Neither reveals anything of the material.
+ */
+export function keyMaterialId(key: KeyRecord, version: number): string {
+  const source =
+    key.origin === 'EXTERNAL' && key.imported ? `imported:${key.imported.materialDigest}` : (key.sealedMaterials[version] ?? '');
+  return createHash('sha256').update(`${key.keyId}:${source}`).digest('hex');
 }
