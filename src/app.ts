@@ -18,6 +18,7 @@ import { grantsRouter } from './routes/grants';
 import { keyRotationRouter } from './routes/key-rotation';
 import { keysRouter } from './routes/keys';
 import { kmsWireRouter } from './routes/kms-wire';
+import { REGION_NAME } from './services/arn';
 import { objectsRouter } from './routes/objects';
 import { principalsRouter } from './routes/principals';
 import { auditRouter } from './routes/audit';
@@ -69,7 +70,7 @@ export function createApp(services: AppServices): express.Express {
   app.use(httpMetrics(metrics));
   app.use(operationsRouter({ metrics, specPath, isReady: services.isReady }));
 
-  app.use(kmsWireRouter({ kms, principals, scope, guard: services.guard, audit: services.audit, region: services.arnScope.region }));
+  app.use(kmsWireRouter({ kms, principals, scope, guard: services.guard, audit: services.audit, region: REGION_NAME }));
   app.use('/v1', requireBearer(principals, scope));
   // JSON bodies only where the API takes JSON: envelope and object bodies stay unread streams.
   const streamed = /^\/v1\/(envelope|buckets)\//;

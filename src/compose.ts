@@ -120,6 +120,8 @@ async function compose(config: Config, logger: PinoLogger, closers: (() => Promi
       rootKey,
       logger,
       keyStorage: state.keys,
+      // Each region has its own keys: the KMS endpoint's requests name theirs by their signature.
+      requestRegion: () => scope.current()?.region,
       // What time makes unusable leaves the data-key cache at once, as a disable does.
       onKeyUnusable: (keyArn) => cache?.forgetKey(keyArn),
     });

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { REGION_NAME } from './services/arn';
 
 /**
  * Configuration from the environment. Each setting is declared once with its variable, its
@@ -163,9 +164,7 @@ function readConfig(r: Reader): Config {
       /^[A-Z0-9]{16,128}$/.test(v) ? undefined : 'must be 16-128 upper-case letters and digits',
     ),
     rootSecretAccessKey: r.raw('COFFER_ROOT_SECRET_ACCESS_KEY'),
-    region:
-      r.optional('AWS_REGION', (v) => (/^[a-z]{2}(-[a-z]+)+-\d+$/.test(v) ? undefined : 'must be a region name such as us-east-1')) ??
-      'us-east-1',
+    region: r.optional('AWS_REGION', (v) => (REGION_NAME.test(v) ? undefined : 'must be a region name such as us-east-1')) ?? 'us-east-1',
     accountId: r.optional('COFFER_ACCOUNT_ID', (v) => (/^\d{12}$/.test(v) ? undefined : 'must be 12 digits')) ?? '111122223333',
     kmsBackend: r.oneOf('COFFER_KMS_BACKEND', ['embedded', 'aws'] as const, 'embedded'),
     kmsEndpoint: r.optional('COFFER_KMS_ENDPOINT', urlProblem),

@@ -86,6 +86,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/keys/{keyId}/replicas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replicate a multi-Region primary key to another region (same key id and material) */
+        post: operations["replicateKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys/{keyId}/primary-region": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /** Make the replica in another region the primary key */
+        put: operations["updatePrimaryRegion"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/keys/{keyId}/enable": {
         parameters: {
             query?: never;
@@ -1132,6 +1172,8 @@ export interface components {
             keyUsage?: "ENCRYPT_DECRYPT" | "SIGN_VERIFY" | "GENERATE_VERIFY_MAC" | "KEY_AGREEMENT";
             /** @enum {string} */
             origin?: "AWS_KMS" | "EXTERNAL";
+            /** @description A multi-Region primary key (mrk- id) that /replicas copies to other regions */
+            multiRegion?: boolean;
             tags?: components["schemas"]["Tag"][];
             alias?: components["schemas"]["AliasName"];
             policy?: components["schemas"]["PolicyDocument"];
@@ -1160,6 +1202,31 @@ export interface components {
             validTo?: string;
             expirationModel?: string;
             currentKeyMaterialId?: string;
+            multiRegion?: boolean;
+            multiRegionConfiguration?: {
+                /** @enum {string} */
+                multiRegionKeyType: "PRIMARY" | "REPLICA";
+                primaryKey: components["schemas"]["MultiRegionKey"];
+                replicaKeys: components["schemas"]["MultiRegionKey"][];
+            };
+        };
+        MultiRegionKey: {
+            arn: string;
+            region: string;
+        };
+        ReplicateKeyRequest: {
+            replicaRegion: string;
+            description?: string;
+            tags?: components["schemas"]["Tag"][];
+            policy?: components["schemas"]["PolicyDocument"];
+        };
+        ReplicateKeyResult: {
+            replicaKeyMetadata: components["schemas"]["KeyMetadata"];
+            replicaPolicy: string;
+            replicaTags: components["schemas"]["Tag"][];
+        };
+        PrimaryRegionRequest: {
+            primaryRegion: string;
         };
         KeyDescription: {
             keyMetadata: components["schemas"]["KeyMetadata"];
@@ -1757,6 +1824,70 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description Untagged */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Error"];
+        };
+    };
+    replicateKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplicateKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description The replica; the KMS endpoint serves it to requests signed for its region */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplicateKeyResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            default: components["responses"]["Error"];
+        };
+    };
+    updatePrimaryRegion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Key id, key ARN, alias name or alias ARN (URL-encode slashes, e.g. `alias%2Fworkshop`) */
+                keyId: components["parameters"]["KeyIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PrimaryRegionRequest"];
+            };
+        };
+        responses: {
+            /** @description The replica in primaryRegion is the primary now */
             204: {
                 headers: {
                     [name: string]: unknown;

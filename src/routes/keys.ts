@@ -37,6 +37,7 @@ export function keysRouter(kms: KeyManagement, keys: KeyService): Router {
       keySpec: body.keySpec,
       keyUsage: body.keyUsage,
       origin: body.origin,
+      multiRegion: body.multiRegion,
       tags: body.tags,
       alias: body.alias,
       policy: body.policy === undefined ? undefined : JSON.stringify(body.policy),
@@ -82,6 +83,25 @@ export function keysRouter(kms: KeyManagement, keys: KeyService): Router {
   router.delete('/v1/keys/:keyId/tags', async (req, res) => {
     const keys = req.query.tagKey;
     await kms.untagResource(pathParam(req, 'keyId'), (Array.isArray(keys) ? keys : [keys]).map(String));
+    res.status(204).end();
+  });
+
+  router.post('/v1/keys/:keyId/replicas', async (req, res) => {
+    const body = req.body as Schemas['ReplicateKeyRequest'];
+    const r = await kms.replicateKey({
+      keyId: pathParam(req, 'keyId'),
+      replicaRegion: body.replicaRegion,
+      description: body.description,
+      tags: body.tags,
+      policy: body.policy === undefined ? undefined : JSON.stringify(body.policy),
+    });
+    const reply: Schemas['ReplicateKeyResult'] = { ...r, replicaKeyMetadata: keyMetadataJson(r.replicaKeyMetadata) };
+    res.status(201).json(reply);
+  });
+
+  router.put('/v1/keys/:keyId/primary-region', async (req, res) => {
+    const body = req.body as Schemas['PrimaryRegionRequest'];
+    await kms.updatePrimaryRegion(pathParam(req, 'keyId'), body.primaryRegion);
     res.status(204).end();
   });
 

@@ -31,8 +31,8 @@ interface WireDeps {
   scope: RequestScope;
   guard: RequestGuard;
   audit: AuditTrail;
-  /** The region whose keys this endpoint serves. */
-  region: string;
+  /** The region a request names by the scope it is signed for: each region has its own keys. */
+  region: RegExp;
 }
 
 /** What an X-Amz-Target asks for: the service it must be signed for, and the call. */
@@ -90,19 +90,26 @@ export function kmsWireRouter(deps: WireDeps): Router {
         principal = key?.principal;
         return key?.secret;
       };
-      verifySigV4(
+      const { region } = verifySigV4(
         { method: req.method, path: req.path, query: req.originalUrl.split('?')[1] ?? '', headers: req.headers, body },
         { service, secretFor, mustSign: ['x-amz-target'], region: deps.region },
       );
       if (!principal) throw new ServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.');
       res.locals.principal = principal.arn;
       const input = parseBody(body);
-      const context = { principal, requestId: String(res.getHeader('X-Request-Id')), sourceIp: req.ip, userAgent: req.get('user-agent') };
+      const context = {
+        principal,
+        requestId: String(res.getHeader('X-Request-Id')),
+        sourceIp: req.ip,
+        userAgent: req.get('user-agent'),
+        region,
+      };
       const output = await deps.scope.run(context, () => call(input));
       res.status(200).type(CONTENT_TYPE).send(JSON.stringify(output));
     } catch (err) {
       if (isServiceError(err)) {
-        const status = statusByCode[err.code] >= 500 ? statusByCode[err.code] : 400;
+        // AWS KMS answers its modelled errors 400, but for DryRun's 412.
+        const status = statusByCode[err.code] >= 500 || err.code === 'DryRunOperationException' ? statusByCode[err.code] : 400;
         if (status >= 500) recordFailure(res, err);
         sendError(res, err.code, err.message, status);
         return;

@@ -8,6 +8,9 @@ export interface ArnScope {
   accountId: string;
 }
 
+/** A region's name as AWS writes it: us-east-1, eu-central-1, us-gov-west-1. */
+export const REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+
 export interface KmsArn extends ArnScope {
   resourceType: 'key' | 'alias';
   /** The key id, or the alias name with its `alias/` prefix. */

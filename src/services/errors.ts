@@ -86,6 +86,11 @@ export function isServiceError(err: unknown): err is ServiceError {
 }
 
 /** Shorthand for the most common case: bad input. */
+/** A DryRun call that would have succeeded: AWS answers it with DryRunOperationException (412). */
+export function dryRunRefusal(): ServiceError {
+  return new ServiceError('DryRunOperationException', 'the request would have succeeded, but DryRun was set');
+}
+
 export function invalid(message: string): ServiceError {
   return new ServiceError('ValidationException', message);
 }

@@ -7,6 +7,8 @@ export interface RequestContext {
   requestId: string;
   sourceIp?: string;
   userAgent?: string;
+  /** The region the request is for (the KMS endpoint's SigV4 scope); absent: Coffer's own region. */
+  region?: string;
 }
 
 /**

@@ -107,7 +107,7 @@ type Outcome = { accepted: string } | { refused: ErrorCode; message: string };
 /** Runs the verifier; anything thrown but a ServiceError fails the test. */
 function outcome(req: SignedRequest, opts: SigV4Options = options()): Outcome {
   try {
-    return { accepted: verifySigV4(req, opts) };
+    return { accepted: verifySigV4(req, opts).accessKeyId };
   } catch (err) {
     if (!(err instanceof ServiceError)) throw err;
     return { refused: err.code, message: err.message };

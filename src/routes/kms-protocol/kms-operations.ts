@@ -49,7 +49,12 @@ function keyMetadata(m: KeyMetadata): Json {
     SigningAlgorithms: m.signingAlgorithms,
     MacAlgorithms: m.macAlgorithms,
     KeyAgreementAlgorithms: m.keyAgreementAlgorithms,
-    MultiRegion: false,
+    MultiRegion: m.multiRegion,
+    MultiRegionConfiguration: m.multiRegionConfiguration && {
+      MultiRegionKeyType: m.multiRegionConfiguration.multiRegionKeyType,
+      PrimaryKey: { Arn: m.multiRegionConfiguration.primaryKey.arn, Region: m.multiRegionConfiguration.primaryKey.region },
+      ReplicaKeys: m.multiRegionConfiguration.replicaKeys.map((r) => ({ Arn: r.arn, Region: r.region })),
+    },
   };
 }
 
@@ -134,10 +139,29 @@ export const kmsOperations: Record<string, Operation> = {
       keyUsage: input.oneOf('KeyUsage', KEY_USAGES),
       description: input.string('Description', true),
       origin: input.oneOf('Origin', ['AWS_KMS', 'EXTERNAL'] as const),
+      multiRegion: input.bool('MultiRegion'),
       tags: input.tags('Tags'),
       policy: input.string('Policy', true),
     });
     return { KeyMetadata: keyMetadata(m) };
+  },
+  async ReplicateKey(kms, input) {
+    const r = await kms.replicateKey({
+      keyId: input.string('KeyId'),
+      replicaRegion: input.string('ReplicaRegion'),
+      description: input.string('Description', true),
+      policy: input.string('Policy', true),
+      tags: input.tags('Tags'),
+    });
+    return {
+      ReplicaKeyMetadata: keyMetadata(r.replicaKeyMetadata),
+      ReplicaPolicy: r.replicaPolicy,
+      ReplicaTags: r.replicaTags.map((t) => ({ TagKey: t.tagKey, TagValue: t.tagValue })),
+    };
+  },
+  async UpdatePrimaryRegion(kms, input) {
+    await kms.updatePrimaryRegion(input.string('KeyId'), input.string('PrimaryRegion'));
+    return {};
   },
   async DescribeKey(kms, input) {
     return { KeyMetadata: keyMetadata(await kms.describeKey(input.string('KeyId'))) };

@@ -17,8 +17,8 @@ export interface SigV4Options {
   now?: () => Date;
   /** Allowed clock skew, as AWS: 15 minutes. */
   maxSkewMs?: number;
-  /** The region this endpoint serves: a request signed for another is refused, as AWS refuses it. */
-  region?: string;
+  /** The regions this endpoint serves (one, or a pattern): a request signed for another is refused, as AWS refuses it. */
+  region?: string | RegExp;
   /** Headers that must be signed whenever they are sent (the one that picks the operation). */
   mustSign?: string[];
   /** S3 takes UNSIGNED-PAYLOAD; KMS does not: its body is the request. */
@@ -120,7 +120,7 @@ function parseAmzDate(value: string): Date | undefined {
  * Refusals carry the names AWS uses: MissingAuthenticationTokenException,
  * IncompleteSignatureException, UnrecognizedClientException, InvalidSignatureException.
  */
-export function verifySigV4(req: SignedRequest, options: SigV4Options): string {
+export function verifySigV4(req: SignedRequest, options: SigV4Options): { accessKeyId: string; region: string } {
   const authorization = header(req.headers, 'authorization');
   if (!authorization) {
     throw new ServiceError('MissingAuthenticationTokenException', 'Missing Authentication Token: sign the request with SigV4');
@@ -147,11 +147,9 @@ export function verifySigV4(req: SignedRequest, options: SigV4Options): string {
   if (service !== options.service) {
     throw new ServiceError('InvalidSignatureException', `Credential should be scoped to correct service: '${options.service}'`);
   }
-  if (options.region !== undefined && region !== options.region) {
-    throw new ServiceError(
-      'InvalidSignatureException',
-      `Credential should be scoped to a valid region, not '${region}': this endpoint serves ${options.region}`,
-    );
+  const served = options.region;
+  if (served !== undefined && (typeof served === 'string' ? region !== served : !served.test(region))) {
+    throw new ServiceError('InvalidSignatureException', `Credential should be scoped to a valid region, not '${region}'`);
   }
   if (amzDateText!.slice(0, 8) !== scopeDate) {
     throw new ServiceError('InvalidSignatureException', 'Date in Credential scope does not match YYYYMMDD from X-Amz-Date');
@@ -202,5 +200,5 @@ export function verifySigV4(req: SignedRequest, options: SigV4Options): string {
       'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
     );
   }
-  return accessKeyId;
+  return { accessKeyId, region };
 }

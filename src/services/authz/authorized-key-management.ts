@@ -1,7 +1,8 @@
 import { type ArnScope, aliasArn, keyArn, parseKmsArn } from '../arn';
 import type { AuditCall } from '../audit/audit-event';
-import { ServiceError, isServiceError, unauditable } from '../errors';
+import { ServiceError, dryRunRefusal, isServiceError, unauditable } from '../errors';
 import type * as port from '../kms/key-management';
+import { isKeyId } from '../kms/key-id';
 import { type KmsCallPlan, kmsCallPlans } from './kms-call-plans';
 import type { Authorizer, ConditionKeys } from './authorizer';
 import { contextKeys } from './authorizer';
@@ -9,8 +10,6 @@ import { parsedKeyPolicy } from './key-policy';
 import type { PolicyDocument } from './policy-document';
 import type { GrantRequest, GrantTerms } from './grant-match';
 import type { RequestContext, RequestScope } from '../request-context';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface AuthorizedKmsDeps {
   authorizer: Authorizer;
@@ -49,7 +48,10 @@ export function authorizedKeyManagement(inner: port.KeyManagement, deps: Authori
       const context = deps.scope.current();
       if (!context) throw new ServiceError('AccessDeniedException', 'no principal: a KMS call must be made for a request');
       const dryRun = args.some(isDryRun);
-      const callArgs = dryRun ? args.map(withoutDryRun) : args;
+      // A call authorized on the key its answer names has no side effect: it runs for real, so that
+      // its key is authorized, and its answer is dropped. Any other goes to the backend as a dry
+      // run, which checks it whole and changes nothing.
+      const callArgs = dryRun && plan.keyAfter && !plan.backendDryRun ? args.map(withoutDryRun) : args;
       return new AuthorizedCall(inner, deps, context, plan, args, dryRun).run(() => call.apply(inner, callArgs));
     };
   }
@@ -73,9 +75,6 @@ class AuthorizedCall {
     let result: unknown;
     try {
       await this.checkBefore();
-      // A call authorized on the key its answer names has no side effect: it runs, so that its key
-      // is authorized, and its answer is dropped. Any other stops once authorized.
-      if (this.dryRun && !this.plan.keyAfter) throw dryRunRefusal();
       if (!this.plan.readOnly) await this.deps.auditWritable().catch(unaudited);
       result = await call();
       await this.checkAfter(result);
@@ -101,8 +100,7 @@ class AuthorizedCall {
       Object.assign(keys, requestAlias(ref));
       await this.check(plan.action, await this.resolve(ref), 'AWS::KMS::Key', keys, plan.grantRequest?.(args));
     }
-    for (const name of plan.aliases?.(args) ?? [])
-      await this.check(plan.action, aliasArn(this.deps.arnScope, name), 'AWS::KMS::Alias', keys);
+    for (const name of plan.aliases?.(args) ?? []) await this.check(plan.action, aliasArn(this.arnScope(), name), 'AWS::KMS::Alias', keys);
     for (const name of plan.aliasTargets?.(args) ?? []) {
       // An alias that does not exist has no key to check: the call itself answers NotFound.
       const current = await this.inner.describeKey(name).catch(() => undefined);
@@ -173,12 +171,18 @@ class AuthorizedCall {
   private async resolve(ref: string): Promise<string> {
     const arn = parseKmsArn(ref);
     if (arn?.resourceType === 'key') return ref;
-    if (UUID.test(ref)) return keyArn(this.deps.arnScope, ref);
+    if (isKeyId(ref)) return keyArn(this.arnScope(), ref);
     try {
       return (await this.inner.describeKey(ref)).arn;
     } catch {
-      return arn ? ref : aliasArn(this.deps.arnScope, ref);
+      return arn ? ref : aliasArn(this.arnScope(), ref);
     }
+  }
+
+  /** ARNs name the region the request is for. */
+  private arnScope(): ArnScope {
+    const region = this.context.region;
+    return region === undefined ? this.deps.arnScope : { ...this.deps.arnScope, region };
   }
 
   private audit(error: unknown): Promise<void> {
@@ -223,8 +227,4 @@ function withoutDryRun(arg: unknown): unknown {
   if (!isDryRun(arg)) return arg;
   const { dryRun: _dryRun, ...rest } = arg as port.DryRunnable;
   return rest;
-}
-
-function dryRunRefusal(): ServiceError {
-  return new ServiceError('DryRunOperationException', 'the request would have succeeded, but DryRun was set');
 }

@@ -31,6 +31,11 @@ export interface KmsCallPlan {
   conditionKeys?: (args: unknown[]) => ConditionKeys;
   /** What grants on the key decide on, beyond the principal and the operation. */
   grantRequest?: (args: unknown[]) => GrantRequest;
+  /**
+   * The backend checks a dry run of this call whole and changes nothing (else a dry run of a call
+   * authorized on its answer runs for real and its answer is dropped).
+   */
+  backendDryRun?: boolean;
   /** What the audit trail records of the request: never plaintext, key material or tokens. */
   parameters: (args: unknown[]) => Record<string, unknown>;
 }
@@ -63,6 +68,20 @@ function onAnsweredKey(eventName: port.KmsOperation, parameters: KmsCallPlan['pa
       ];
     },
     parameters,
+  };
+}
+
+/**
+ * A call on an RSA, ECC or HMAC key, or one that makes a key pair: authorized on the key it names
+ * before it runs too (its work is costly, and a caller denied the key must not reach it), then on
+ * the key its answer names.
+ */
+function onNamedKey(eventName: port.KmsOperation, parameters: KmsCallPlan['parameters']): KmsCallPlan {
+  const plan = onAnsweredKey(eventName, parameters);
+  return {
+    ...plan,
+    keyBefore: (args) => first<{ keyId: string }>(args).keyId,
+    grantRequest: (args) => ({ context: plan.context?.(args) }),
   };
 }
 
@@ -104,7 +123,15 @@ function retiredGrant(input: port.RetireGrantInput): { keyId?: string; grantId?:
 export const kmsCallPlans: Record<keyof port.KeyManagement, KmsCallPlan> = {
   createKey: onAccount('CreateKey', false, (args) => {
     const i = first<port.CreateKeyInput>(args);
-    return { description: i.description, origin: i.origin, tags: i.tags, policy: i.policy };
+    return {
+      description: i.description,
+      keySpec: i.keySpec ?? 'SYMMETRIC_DEFAULT',
+      keyUsage: i.keyUsage ?? 'ENCRYPT_DECRYPT',
+      origin: i.origin,
+      multiRegion: i.multiRegion ?? false,
+      tags: i.tags,
+      policy: i.policy,
+    };
   }),
   describeKey: onKey('DescribeKey', true),
   listKeys: onAccount('ListKeys', true),
@@ -116,6 +143,14 @@ export const kmsCallPlans: Record<keyof port.KeyManagement, KmsCallPlan> = {
   tagResource: onKey('TagResource', false, (args) => ({ keyId: args[0], tags: args[1] })),
   untagResource: onKey('UntagResource', false, (args) => ({ keyId: args[0], tagKeys: args[1] })),
   updateKeyDescription: onKey('UpdateKeyDescription', false, (args) => ({ keyId: args[0], description: args[1] })),
+  replicateKey: {
+    ...onKey('ReplicateKey', false, (args) => {
+      const i = first<port.ReplicateKeyInput>(args);
+      return { keyId: i.keyId, replicaRegion: i.replicaRegion, description: i.description, tags: i.tags, policy: i.policy };
+    }),
+    keyBefore: (args) => first<port.ReplicateKeyInput>(args).keyId,
+  },
+  updatePrimaryRegion: onKey('UpdatePrimaryRegion', false, (args) => ({ keyId: args[0], primaryRegion: args[1] })),
   createAlias: {
     ...onKey('CreateAlias', false, (args) => ({ aliasName: args[0], targetKeyId: args[1] })),
     keyBefore: (args) => args[1] as string,
@@ -138,7 +173,7 @@ export const kmsCallPlans: Record<keyof port.KeyManagement, KmsCallPlan> = {
   generateDataKeyWithoutPlaintext: onAnsweredKey('GenerateDataKeyWithoutPlaintext', dataKeyParameters),
   encrypt: onAnsweredKey('Encrypt', (args) => {
     const i = first<port.EncryptInput>(args);
-    return { keyId: i.keyId, encryptionContext: i.encryptionContext };
+    return { keyId: i.keyId, encryptionContext: i.encryptionContext, encryptionAlgorithm: i.encryptionAlgorithm ?? 'SYMMETRIC_DEFAULT' };
   }),
   decrypt: {
     eventName: 'Decrypt',
@@ -153,7 +188,7 @@ export const kmsCallPlans: Record<keyof port.KeyManagement, KmsCallPlan> = {
     },
     parameters: (args) => {
       const i = first<port.DecryptInput>(args);
-      return { keyId: i.keyId, encryptionContext: i.encryptionContext };
+      return { keyId: i.keyId, encryptionContext: i.encryptionContext, encryptionAlgorithm: i.encryptionAlgorithm ?? 'SYMMETRIC_DEFAULT' };
     },
   },
   reEncrypt: {
@@ -188,17 +223,21 @@ export const kmsCallPlans: Record<keyof port.KeyManagement, KmsCallPlan> = {
     },
   },
   generateRandom: onAccount('GenerateRandom', true, (args) => ({ numberOfBytes: args[0] })),
-  sign: onAnsweredKey('Sign', signingParameters),
-  verify: onAnsweredKey('Verify', signingParameters),
-  getPublicKey: onAnsweredKey('GetPublicKey', (args) => ({ keyId: first<{ keyId: string }>(args).keyId })),
-  generateMac: onAnsweredKey('GenerateMac', macParameters),
-  verifyMac: onAnsweredKey('VerifyMac', macParameters),
-  deriveSharedSecret: onAnsweredKey('DeriveSharedSecret', (args) => {
+  sign: onNamedKey('Sign', signingParameters),
+  verify: onNamedKey('Verify', signingParameters),
+  getPublicKey: onNamedKey('GetPublicKey', (args) => ({ keyId: first<{ keyId: string }>(args).keyId })),
+  generateMac: onNamedKey('GenerateMac', macParameters),
+  verifyMac: onNamedKey('VerifyMac', macParameters),
+  deriveSharedSecret: onNamedKey('DeriveSharedSecret', (args) => {
     const i = first<port.DeriveSharedSecretInput>(args);
     return { keyId: i.keyId, keyAgreementAlgorithm: i.keyAgreementAlgorithm };
   }),
-  generateDataKeyPair: onAnsweredKey('GenerateDataKeyPair', dataKeyPairParameters),
-  generateDataKeyPairWithoutPlaintext: onAnsweredKey('GenerateDataKeyPairWithoutPlaintext', dataKeyPairParameters),
+  // A dry run must not cost a key pair's generation: the backend stops once the key is checked.
+  generateDataKeyPair: { ...onNamedKey('GenerateDataKeyPair', dataKeyPairParameters), backendDryRun: true },
+  generateDataKeyPairWithoutPlaintext: {
+    ...onNamedKey('GenerateDataKeyPairWithoutPlaintext', dataKeyPairParameters),
+    backendDryRun: true,
+  },
   enableKeyRotation: onKey('EnableKeyRotation', false, (args) => ({ keyId: args[0], rotationPeriodInDays: args[1] })),
   disableKeyRotation: onKey('DisableKeyRotation', false),
   getKeyRotationStatus: onKey('GetKeyRotationStatus', true),

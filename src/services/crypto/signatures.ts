@@ -54,13 +54,14 @@ export function signMessage(scheme: SignatureScheme, key: KeyObject, message: Bu
 /** False for any signature that does not verify, whatever is wrong with it. */
 export function verifyMessage(scheme: SignatureScheme, key: KeyObject, message: Buffer, isDigest: boolean, signature: Buffer): boolean {
   try {
+    // RFC 8017: an RSA signature is exactly as long as the modulus, whatever its leading bytes.
+    if (scheme.kind !== 'ecdsa' && signature.length !== Math.ceil(modulusBits(key) / 8)) return false;
     if (!isDigest) return nodeVerify(scheme.hash, message, nodeOptions(scheme, key), signature);
     if (scheme.kind === 'pkcs1') {
       const decoded = publicDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, signature);
       return decoded.equals(Buffer.concat([DIGEST_INFO_PREFIX[scheme.hash], message]));
     }
     if (scheme.kind === 'pss') {
-      if (signature.length !== Math.ceil(modulusBits(key) / 8)) return false;
       const encoded = publicDecrypt({ key, padding: constants.RSA_NO_PADDING }, signature);
       return pssVerify(scheme.hash, message, encoded, modulusBits(key) - 1);
     }

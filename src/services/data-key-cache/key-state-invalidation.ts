@@ -23,7 +23,8 @@ export function keyStateInvalidating(kms: KeyManagement, cache: DataKeyCache, ke
     try {
       return await change();
     } catch (err) {
-      refused = isServiceError(err) && err.code === 'AccessDeniedException';
+      // A refusal (or a dry run) changed nothing: the cached keys stand.
+      refused = isServiceError(err) && (err.code === 'AccessDeniedException' || err.code === 'DryRunOperationException');
       throw err;
     } finally {
       if (arn !== undefined && !refused) cache.forgetKey(arn);
@@ -36,7 +37,7 @@ export function keyStateInvalidating(kms: KeyManagement, cache: DataKeyCache, ke
     deleteImportedKeyMaterial: (keyId) => forgettingAfter(keyId, () => kms.deleteImportedKeyMaterial(keyId)),
     // A new key policy, or a grant gone, may take away what cached data keys were made under.
     putKeyPolicy: (keyId, policy) => forgettingAfter(keyId, () => kms.putKeyPolicy(keyId, policy)),
-    revokeGrant: (keyId, grantId) => forgettingAfter(keyId, () => kms.revokeGrant(keyId, grantId)),
+    revokeGrant: (keyId, grantId, options) => forgettingAfter(keyId, () => kms.revokeGrant(keyId, grantId, options)),
     retireGrant: (input) => {
       const keyId = ('grantToken' in input ? readGrantToken(input.grantToken)?.keyId : undefined) ?? input.keyId;
       return keyId === undefined ? kms.retireGrant(input) : forgettingAfter(keyId, () => kms.retireGrant(input));

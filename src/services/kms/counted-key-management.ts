@@ -15,6 +15,8 @@ const operationByMethod: Record<keyof KeyManagement, KmsOperation> = {
   tagResource: 'TagResource',
   untagResource: 'UntagResource',
   updateKeyDescription: 'UpdateKeyDescription',
+  replicateKey: 'ReplicateKey',
+  updatePrimaryRegion: 'UpdatePrimaryRegion',
   createAlias: 'CreateAlias',
   updateAlias: 'UpdateAlias',
   deleteAlias: 'DeleteAlias',

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { type KeyIdKind, keyIdBytes, keyIdFromBytes } from './key-id';
 
-const VERSION = 1;
-const UUID = /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$/;
 const LENGTH = 1 + 16 + 32 + 16;
 
 /**
@@ -10,11 +9,12 @@ const LENGTH = 1 + 16 + 32 + 16;
  * RetireGrant name a grant without its key.
  */
 export function grantToken(keyId: string, grantId: string): string {
-  const uuid = UUID.exec(keyId);
-  if (!uuid || !/^[0-9a-f]{64}$/.test(grantId)) throw new Error('a grant token names a key id and a 64-hex grant id');
+  const id = keyIdBytes(keyId);
+  if (!id || !/^[0-9a-f]{64}$/.test(grantId)) throw new Error('a grant token names a key id and a 64-hex grant id');
   return Buffer.concat([
-    Buffer.of(VERSION),
-    Buffer.from(uuid.slice(1).join(''), 'hex'),
+    // The first byte is the kind of key id: 1 (UUID) for the tokens made before multi-Region keys.
+    Buffer.of(id.kind),
+    id.bytes,
     Buffer.from(grantId, 'hex'),
     randomBytes(16),
   ]).toString('base64');
@@ -24,8 +24,7 @@ export function grantToken(keyId: string, grantId: string): string {
 export function readGrantToken(token: string): { keyId: string; grantId: string } | undefined {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(token)) return undefined;
   const bytes = Buffer.from(token, 'base64');
-  if (bytes.length !== LENGTH || bytes[0] !== VERSION) return undefined;
-  const hex = bytes.subarray(1, 17).toString('hex');
-  const keyId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-  return { keyId, grantId: bytes.subarray(17, 49).toString('hex') };
+  const kind = bytes[0];
+  if (bytes.length !== LENGTH || (kind !== 1 && kind !== 2)) return undefined;
+  return { keyId: keyIdFromBytes(kind as KeyIdKind, bytes.subarray(1, 17)), grantId: bytes.subarray(17, 49).toString('hex') };
 }

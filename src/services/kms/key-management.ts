@@ -56,6 +56,34 @@ export interface KeyMetadata extends KeyAlgorithms {
   expirationModel?: ExpirationModel;
   /** The material a symmetric key encrypts with now. */
   currentKeyMaterialId?: string;
+  multiRegion: boolean;
+  multiRegionConfiguration?: MultiRegionConfiguration;
+}
+
+export interface MultiRegionKey {
+  arn: string;
+  region: string;
+}
+
+export interface MultiRegionConfiguration {
+  multiRegionKeyType: 'PRIMARY' | 'REPLICA';
+  primaryKey: MultiRegionKey;
+  replicaKeys: MultiRegionKey[];
+}
+
+export interface ReplicateKeyInput {
+  /** The primary key, in the region of the request. */
+  keyId: string;
+  replicaRegion: string;
+  description?: string;
+  policy?: string;
+  tags?: Tag[];
+}
+
+export interface ReplicateKeyResult {
+  replicaKeyMetadata: KeyMetadata;
+  replicaPolicy: string;
+  replicaTags: Tag[];
 }
 
 export interface CreateKeyInput {
@@ -65,6 +93,8 @@ export interface CreateKeyInput {
   /** ENCRYPT_DECRYPT when absent, as AWS: ECC and HMAC keys must name theirs. */
   keyUsage?: KeyUsage;
   origin?: KeyOrigin;
+  /** A multi-Region primary key (`mrk-` id), which ReplicateKey copies to other regions. */
+  multiRegion?: boolean;
   tags?: Tag[];
   /** The key policy (JSON); AWS's default key policy when absent. */
   policy?: string;
@@ -367,6 +397,8 @@ export type KmsOperation =
   | 'TagResource'
   | 'UntagResource'
   | 'UpdateKeyDescription'
+  | 'ReplicateKey'
+  | 'UpdatePrimaryRegion'
   | 'CreateAlias'
   | 'UpdateAlias'
   | 'DeleteAlias'
@@ -417,6 +449,10 @@ export interface KeyManagement {
   /** Removes the tags with these keys; a key the key does not have is no error. */
   untagResource(keyId: string, tagKeys: string[]): Promise<void>;
   updateKeyDescription(keyId: string, description: string): Promise<void>;
+  /** A replica of a multi-Region primary key in another region: same key id and material. */
+  replicateKey(input: ReplicateKeyInput): Promise<ReplicateKeyResult>;
+  /** Makes the replica in `primaryRegion` the primary; called in the current primary's region. */
+  updatePrimaryRegion(keyId: string, primaryRegion: string): Promise<void>;
 
   createAlias(aliasName: string, targetKeyId: string): Promise<void>;
   updateAlias(aliasName: string, targetKeyId: string): Promise<void>;

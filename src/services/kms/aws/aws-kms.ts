@@ -14,6 +14,8 @@ import type {
   GenerateMacInput,
   GenerateMacResult,
   PublicKeyResult,
+  ReplicateKeyInput,
+  ReplicateKeyResult,
   SignInput,
   SignResult,
   VerifyInput,
@@ -93,6 +95,7 @@ export class AwsKms implements KeyManagement {
         KeyUsage: input.keyUsage,
         Tags: input.tags?.map((t) => ({ TagKey: t.tagKey, TagValue: t.tagValue })),
         Policy: input.policy,
+        MultiRegion: input.multiRegion,
       }),
     );
     return toMetadata(required(r.KeyMetadata, 'KeyMetadata'));
@@ -206,6 +209,7 @@ export class AwsKms implements KeyManagement {
         NumberOfBytes: input.numberOfBytes,
         EncryptionContext: input.encryptionContext,
         GrantTokens: input.grantTokens,
+        DryRun: input.dryRun,
       }),
     );
     return { keyId: required(r.KeyId, 'KeyId'), ciphertextBlob: buf(r.CiphertextBlob, 'CiphertextBlob') };
@@ -415,6 +419,31 @@ export class AwsKms implements KeyManagement {
 
   async revokeGrant(keyId: string, grantId: string, options?: DryRunnable): Promise<void> {
     await this.send(this.client.revokeGrant({ KeyId: keyId, GrantId: grantId, DryRun: options?.dryRun }));
+  }
+
+  async replicateKey(input: ReplicateKeyInput): Promise<ReplicateKeyResult> {
+    const r = await this.send<{
+      ReplicaKeyMetadata?: AwsKeyMetadata;
+      ReplicaPolicy?: string;
+      ReplicaTags?: { TagKey?: string; TagValue?: string }[];
+    }>(
+      this.client.replicateKey({
+        KeyId: input.keyId,
+        ReplicaRegion: input.replicaRegion,
+        Description: input.description,
+        Policy: input.policy,
+        Tags: input.tags?.map((t) => ({ TagKey: t.tagKey, TagValue: t.tagValue })),
+      }),
+    );
+    return {
+      replicaKeyMetadata: toMetadata(required(r.ReplicaKeyMetadata, 'ReplicaKeyMetadata')),
+      replicaPolicy: r.ReplicaPolicy ?? '',
+      replicaTags: (r.ReplicaTags ?? []).map((t) => ({ tagKey: t.TagKey ?? '', tagValue: t.TagValue ?? '' })),
+    };
+  }
+
+  async updatePrimaryRegion(keyId: string, primaryRegion: string): Promise<void> {
+    await this.send(this.client.updatePrimaryRegion({ KeyId: keyId, PrimaryRegion: primaryRegion }));
   }
 
   async tagResource(keyId: string, tags: Tag[]): Promise<void> {

@@ -23,6 +23,12 @@ export function toMetadata(m: AwsKeyMetadata): KeyMetadata {
     validTo: m.ValidTo,
     expirationModel: m.ExpirationModel,
     currentKeyMaterialId: m.CurrentKeyMaterialId,
+    multiRegion: m.MultiRegion ?? false,
+    multiRegionConfiguration: m.MultiRegionConfiguration && {
+      multiRegionKeyType: m.MultiRegionConfiguration.MultiRegionKeyType === 'REPLICA' ? 'REPLICA' : 'PRIMARY',
+      primaryKey: { arn: m.MultiRegionConfiguration.PrimaryKey?.Arn ?? '', region: m.MultiRegionConfiguration.PrimaryKey?.Region ?? '' },
+      replicaKeys: (m.MultiRegionConfiguration.ReplicaKeys ?? []).map((r) => ({ arn: r.Arn ?? '', region: r.Region ?? '' })),
+    },
   };
 }
 

@@ -1,12 +1,14 @@
 import { ServiceError } from '../../errors';
+import { type KeyIdKind, keyIdBytes, keyIdFromBytes } from '../key-id';
 
 /**
- * The embedded engine's ciphertext blob (version 1):
- *   0x01 | key id (16 bytes, the UUID) | material version (uint32 BE) | IV (12) | ciphertext | tag (16)
+ * The embedded engine's ciphertext blob:
+ *   kind | key id (16 bytes) | material version (uint32 BE) | IV (12) | ciphertext | tag (16)
+ * where kind is 0x01 for a UUID key id and 0x02 for a multi-Region key's (`mrk-` and 32 hex
+ * digits), whose replicas in every region decrypt it.
  * The blob names its key and key-material version, so Decrypt needs no key id and every
  * material a key ever had keeps decrypting after rotation. The header is authenticated too.
  */
-export const BLOB_VERSION = 1;
 export const HEADER_LENGTH = 1 + 16 + 4 + 12;
 export const TAG_LENGTH = 16;
 
@@ -20,9 +22,11 @@ export interface BlobParts {
 }
 
 export function blobHeader(keyId: string, materialVersion: number, iv: Buffer): Buffer {
+  const id = keyIdBytes(keyId);
+  if (!id) throw new Error(`${keyId} is not a key id`);
   const header = Buffer.alloc(HEADER_LENGTH);
-  header[0] = BLOB_VERSION;
-  Buffer.from(keyId.replace(/-/g, ''), 'hex').copy(header, 1);
+  header[0] = id.kind;
+  id.bytes.copy(header, 1);
   header.writeUInt32BE(materialVersion, 17);
   iv.copy(header, 21);
   return header;
@@ -30,13 +34,12 @@ export function blobHeader(keyId: string, materialVersion: number, iv: Buffer): 
 
 /** Any blob that cannot be ours is InvalidCiphertextException, as in AWS: no further detail. */
 export function parseBlob(blob: Buffer): BlobParts {
-  if (blob.length < HEADER_LENGTH + TAG_LENGTH || blob[0] !== BLOB_VERSION) {
+  const kind = blob[0];
+  if (blob.length < HEADER_LENGTH + TAG_LENGTH || (kind !== 1 && kind !== 2)) {
     throw new ServiceError('InvalidCiphertextException', 'the ciphertext is not valid');
   }
-  const hex = blob.subarray(1, 17).toString('hex');
-  const keyId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
   return {
-    keyId,
+    keyId: keyIdFromBytes(kind as KeyIdKind, blob.subarray(1, 17)),
     materialVersion: blob.readUInt32BE(17),
     iv: blob.subarray(21, HEADER_LENGTH),
     header: blob.subarray(0, HEADER_LENGTH),

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { type ArnScope, keyArn } from '../../arn';
+import type { ArnScope } from '../../arn';
+import { recordArn } from './regions';
 import { RandomPool } from '../../crypto/random-pool';
-import { ServiceError, invalid } from '../../errors';
+import { ServiceError, dryRunRefusal, invalid } from '../../errors';
 import type * as port from '../key-management';
 import type { EncryptionAlgorithm } from '../key-specs';
 import { type BlobCipher, invalidCiphertext } from './blob-cipher';
@@ -11,7 +12,7 @@ import * as lifecycle from './key-lifecycle';
 import { keyMaterialId as keyMaterialIdOf } from './key-metadata';
 import type { KeyPairCryptography } from './key-pair-cryptography';
 import type { KeyRecord } from './key-record';
-import { newKeyPair } from './key-pairs';
+import type { KeyPairGenerator } from './key-pairs';
 import type { LiveKeys } from './live-keys';
 
 /**
@@ -27,6 +28,7 @@ export class EmbeddedCryptography {
     private readonly cipher: BlobCipher,
     private readonly scope: ArnScope,
     private readonly keyPairs: KeyPairCryptography,
+    private readonly generator: KeyPairGenerator,
   ) {}
 
   async generateDataKey(input: port.GenerateDataKeyInput): Promise<port.GenerateDataKeyResult> {
@@ -34,7 +36,7 @@ export class EmbeddedCryptography {
     const key = await this.symmetricKey(input.keyId, 'GenerateDataKey');
     const plaintext = this.dataKeys.take(length);
     return {
-      keyId: keyArn(this.scope, key.keyId),
+      keyId: recordArn(this.scope, key),
       ciphertextBlob: this.cipher.encrypt(key, plaintext, input.encryptionContext),
       plaintext,
     };
@@ -42,11 +44,15 @@ export class EmbeddedCryptography {
 
   async generateDataKeyPair(input: port.GenerateDataKeyPairInput): Promise<port.GenerateDataKeyPairResult> {
     await this.symmetricKey(input.keyId, 'GenerateDataKeyPair');
-    const pair = await newKeyPair(input.keyPairSpec);
+    if (input.dryRun) throw dryRunRefusal();
+    const pair = await this.generator.generate(input.keyPairSpec);
     // Read again after the (slow) generation: the key may have changed meanwhile.
-    const key = await this.symmetricKey(input.keyId, 'GenerateDataKeyPair');
+    const key = await this.symmetricKey(input.keyId, 'GenerateDataKeyPair').catch((err: unknown) => {
+      pair.privateKey.fill(0);
+      throw err;
+    });
     return {
-      keyId: keyArn(this.scope, key.keyId),
+      keyId: recordArn(this.scope, key),
       keyPairSpec: input.keyPairSpec,
       privateKeyCiphertextBlob: this.cipher.encrypt(key, pair.privateKey, input.encryptionContext),
       privateKeyPlaintext: pair.privateKey,
@@ -73,7 +79,7 @@ export class EmbeddedCryptography {
       throw invalid(`plaintext must be 1 to 4096 bytes (got ${input.plaintext.length})`);
     }
     const key = await this.live.read(input.keyId);
-    const keyId = keyArn(this.scope, key.keyId);
+    const keyId = recordArn(this.scope, key);
     if (lifecycle.specOf(key) !== 'SYMMETRIC_DEFAULT') {
       noContextWithRsa(input.encryptionContext);
       const ciphertextBlob = this.keyPairs.encrypt(key, input.plaintext, input.encryptionAlgorithm);
@@ -92,7 +98,7 @@ export class EmbeddedCryptography {
     const opened = await this.open(input.ciphertextBlob, input.keyId, input.encryptionContext, input.encryptionAlgorithm);
     const { key, plaintext, algorithm, materialVersion } = opened;
     const keyMaterialId = materialVersion === undefined ? undefined : keyMaterialIdOf(key, materialVersion);
-    return { keyId: keyArn(this.scope, key.keyId), plaintext, encryptionAlgorithm: algorithm, keyMaterialId };
+    return { keyId: recordArn(this.scope, key), plaintext, encryptionAlgorithm: algorithm, keyMaterialId };
   }
 
   async reEncrypt(input: port.ReEncryptInput): Promise<port.ReEncryptResult> {
@@ -105,7 +111,7 @@ export class EmbeddedCryptography {
         encryptionAlgorithm: input.destinationEncryptionAlgorithm,
       });
       return {
-        sourceKeyId: keyArn(this.scope, source.key.keyId),
+        sourceKeyId: recordArn(this.scope, source.key),
         keyId: out.keyId,
         ciphertextBlob: out.ciphertextBlob,
         sourceEncryptionAlgorithm: source.algorithm,

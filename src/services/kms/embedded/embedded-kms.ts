@@ -1,7 +1,9 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../../logger';
-import { type ArnScope, aliasArn, keyArn } from '../../arn';
-import { ServiceError, invalid } from '../../errors';
+import { type ArnScope, REGION_NAME, aliasArn } from '../../arn';
+import { newKeyId } from '../key-id';
+import { idOf, parseAliasId, recordArn } from './regions';
+import { ServiceError, dryRunRefusal, invalid } from '../../errors';
 import { type Page, type Paginated, paginate } from '../../pagination';
 import type * as port from '../key-management';
 import { checkKeyPolicy, defaultKeyPolicy } from '../../authz/key-policy';
@@ -17,7 +19,7 @@ import { KeyStore, type KeyStateStorage } from './key-store';
 import { LiveKeys } from './live-keys';
 import { EmbeddedCryptography } from './embedded-cryptography';
 import { KeyPairCryptography } from './key-pair-cryptography';
-import { newKeyPair } from './key-pairs';
+import { KeyPairGenerator } from './key-pairs';
 import { HMAC_KEY_LENGTH, type KeySpec, checkedUsage, isAsymmetric, isHmac } from '../key-specs';
 import { resolveRootKey } from '../../crypto/root-key';
 
@@ -32,6 +34,8 @@ export interface EmbeddedKmsOptions {
   onKeyUnusable?: (keyArn: string) => void;
   /** Where keys and aliases are kept durably (the SQLite or PostgreSQL state; tests inject a failing disk). */
   keyStorage: KeyStateStorage;
+  /** The region of the request being served (its keys are that region's); absent: `region`. */
+  requestRegion?: () => string | undefined;
 }
 
 /**
@@ -45,6 +49,7 @@ export class EmbeddedKms implements port.KeyManagement {
   private readonly live: LiveKeys;
   private readonly crypto: EmbeddedCryptography;
   private readonly keyPairs: KeyPairCryptography;
+  private readonly generator = new KeyPairGenerator();
 
   private constructor(
     private readonly options: EmbeddedKmsOptions,
@@ -59,10 +64,11 @@ export class EmbeddedKms implements port.KeyManagement {
       this.scope,
       () => this.now(),
       options.logger,
-      (keyId) => options.onKeyUnusable?.(keyArn(this.scope, keyId)),
+      (key) => options.onKeyUnusable?.(recordArn(this.scope, key)),
+      () => options.requestRegion?.(),
     );
     this.keyPairs = new KeyPairCryptography(this.live, cipher, this.scope);
-    this.crypto = new EmbeddedCryptography(this.live, cipher, this.scope, this.keyPairs);
+    this.crypto = new EmbeddedCryptography(this.live, cipher, this.scope, this.keyPairs, this.generator);
   }
 
   static async open(options: EmbeddedKmsOptions): Promise<EmbeddedKms> {
@@ -81,7 +87,7 @@ export class EmbeddedKms implements port.KeyManagement {
   // ---- keys ---------------------------------------------------------------------------------
 
   async createKey(input: port.CreateKeyInput): Promise<port.KeyMetadata> {
-    const keyId = randomUUID();
+    const keyId = newKeyId(input.multiRegion === true);
     const keySpec = input.keySpec ?? 'SYMMETRIC_DEFAULT';
     const keyUsage = checkedUsage(keySpec, input.keyUsage);
     const origin = input.origin ?? 'AWS_KMS';
@@ -100,21 +106,29 @@ export class EmbeddedKms implements port.KeyManagement {
       publicKey: material?.publicKey,
       policy,
     });
-    await this.store.transaction((tx) => tx.putKey(record));
-    return keyMetadata(record, this.scope);
+    const region = this.live.region();
+    const placed: KeyRecord = {
+      ...record,
+      ...(region === undefined ? {} : { region }),
+      ...(input.multiRegion ? { multiRegion: { primaryRegion: this.live.regionName() } } : {}),
+    };
+    await this.store.transaction((tx) => tx.putKey(placed));
+    return keyMetadata(placed, this.scope, [placed]);
   }
 
   async describeKey(keyId: string): Promise<port.KeyMetadata> {
-    return keyMetadata(await this.live.read(keyId), this.scope);
+    const key = await this.live.read(keyId);
+    return keyMetadata(key, this.scope, this.live.replicasOf(key));
   }
 
   async listKeys(page: Page): Promise<Paginated<port.KeyListEntry>> {
     await this.live.sweep();
+    const region = this.live.region();
     return paginate(
-      this.store.allKeys(),
+      this.store.allKeys().filter((k) => k.region === region),
       page,
       (k) => k.keyId,
-      (k) => ({ keyId: k.keyId, keyArn: keyArn(this.scope, k.keyId) }),
+      (k) => ({ keyId: k.keyId, keyArn: recordArn(this.scope, k) }),
     );
   }
 
@@ -128,9 +142,17 @@ export class EmbeddedKms implements port.KeyManagement {
 
   async scheduleKeyDeletion(keyId: string, pendingWindowInDays = 30): Promise<port.ScheduleDeletionResult> {
     lifecycle.checkDeletionWindow(pendingWindowInDays);
-    const key = await this.live.change(keyId, (k) => lifecycle.scheduledForDeletion(k, this.now(), pendingWindowInDays));
+    const key = await this.live.change(keyId, (k) => {
+      if (this.live.replicasOf(k).length > 1 && !isReplica(k, this.scope.region)) {
+        throw new ServiceError(
+          'KMSInvalidStateException',
+          `${k.keyId} is a multi-Region primary key with replicas: delete its replicas first`,
+        );
+      }
+      return lifecycle.scheduledForDeletion(k, this.now(), pendingWindowInDays);
+    });
     return {
-      keyId: keyArn(this.scope, key.keyId),
+      keyId: recordArn(this.scope, key),
       deletionDate: new Date(key.deletionDate ?? 0),
       keyState: 'PendingDeletion',
       pendingWindowInDays,
@@ -139,7 +161,7 @@ export class EmbeddedKms implements port.KeyManagement {
 
   async cancelKeyDeletion(keyId: string): Promise<{ keyId: string }> {
     const key = await this.live.change(keyId, (k) => lifecycle.deletionCancelled(k));
-    return { keyId: keyArn(this.scope, key.keyId) };
+    return { keyId: recordArn(this.scope, key) };
   }
 
   async listResourceTags(keyId: string, page: Page): Promise<Paginated<port.Tag>> {
@@ -164,6 +186,68 @@ export class EmbeddedKms implements port.KeyManagement {
     await this.live.change(keyId, (key) => lifecycle.described(key, description));
   }
 
+  // ---- multi-Region keys --------------------------------------------------------------------
+
+  async replicateKey(input: port.ReplicateKeyInput): Promise<port.ReplicateKeyResult> {
+    if (!REGION_NAME.test(input.replicaRegion))
+      throw invalid(`ReplicaRegion must be a region name such as us-west-2 (got ${input.replicaRegion})`);
+    const tags = lifecycle.checkTags(input.tags ?? []);
+    const policy = input.policy === undefined ? undefined : checkKeyPolicy(input.policy);
+    await this.live.read(input.keyId);
+    const replica = await this.live.transact([input.keyId], [], (tx) => {
+      const primary = this.live.resolveIn(tx, input.keyId);
+      if (!primary.multiRegion) throw new ServiceError('UnsupportedOperationException', `${primary.keyId} is not a multi-Region key`);
+      checkNotReplica(primary, this.scope.region, 'ReplicateKey');
+      if (primary.state === 'PendingDeletion') throw lifecycle.stateError(primary);
+      if (input.replicaRegion === this.live.regionName()) throw invalid("ReplicaRegion must differ from the primary key's region");
+      const region = input.replicaRegion === this.scope.region ? undefined : input.replicaRegion;
+      if (this.live.replicasOf(primary).some((r) => r.region === region)) {
+        throw new ServiceError('AlreadyExistsException', `${primary.keyId} already has a replica in ${input.replicaRegion}`);
+      }
+      const { grants: _grants, policy: _policy, deletionDate: _d, pendingWindowInDays: _w, ...shared } = primary;
+      const made: KeyRecord = {
+        ...shared,
+        ...(region === undefined ? { region: undefined } : { region }),
+        creationDate: this.now(),
+        description: input.description ?? primary.description,
+        tags,
+        rotation: { enabled: false, periodDays: primary.rotation.periodDays },
+        ...(policy === undefined ? {} : { policy }),
+      };
+      if (made.region === undefined) delete made.region;
+      tx.putKey(made);
+      return made;
+    });
+    return {
+      replicaKeyMetadata: keyMetadata(replica, this.scope, this.live.replicasOf(replica)),
+      replicaPolicy: replica.policy ?? defaultKeyPolicy(this.scope.accountId),
+      replicaTags: replica.tags,
+    };
+  }
+
+  async updatePrimaryRegion(keyId: string, primaryRegion: string): Promise<void> {
+    if (!REGION_NAME.test(primaryRegion)) throw invalid(`PrimaryRegion must be a region name such as us-west-2 (got ${primaryRegion})`);
+    await this.live.read(keyId);
+    await this.live.transact([keyId], [], (tx) => {
+      const primary = this.live.resolveIn(tx, keyId);
+      if (!primary.multiRegion) throw new ServiceError('UnsupportedOperationException', `${primary.keyId} is not a multi-Region key`);
+      checkNotReplica(primary, this.scope.region, 'UpdatePrimaryRegion');
+      const records = this.live.replicasOf(primary);
+      if (!records.some((r) => (r.region ?? this.scope.region) === primaryRegion)) {
+        throw new ServiceError('NotFoundException', `${primary.keyId} has no replica in ${primaryRegion}`);
+      }
+      for (const record of records) {
+        const current = tx.key(idOf(record)) ?? record;
+        // Automatic rotation is the primary's: it moves with it.
+        const rotation =
+          (current.region ?? this.scope.region) === primaryRegion
+            ? primary.rotation
+            : { enabled: false, periodDays: primary.rotation.periodDays };
+        tx.putKey({ ...current, multiRegion: { primaryRegion }, rotation });
+      }
+    });
+  }
+
   // ---- aliases ------------------------------------------------------------------------------
 
   async createAlias(aliasName: string, targetKeyId: string): Promise<void> {
@@ -171,11 +255,12 @@ export class EmbeddedKms implements port.KeyManagement {
     checkAliasTarget(targetKeyId);
     await this.live.read(targetKeyId);
     // The check and the insert are one synchronous step: two creations of one name cannot both pass.
-    await this.live.transact([targetKeyId], [aliasName], (tx) => {
-      if (tx.alias(aliasName)) throw new ServiceError('AlreadyExistsException', `alias ${aliasName} already exists`);
+    const id = this.live.aliasId(aliasName);
+    await this.live.transact([targetKeyId], [id], (tx) => {
+      if (tx.alias(id)) throw new ServiceError('AlreadyExistsException', `alias ${aliasName} already exists`);
       const target = this.live.resolveIn(tx, targetKeyId);
       const now = this.now();
-      tx.putAlias(aliasName, { targetKeyId: target.keyId, creationDate: now, lastUpdatedDate: now });
+      tx.putAlias(id, { targetKeyId: target.keyId, creationDate: now, lastUpdatedDate: now });
     });
   }
 
@@ -183,32 +268,39 @@ export class EmbeddedKms implements port.KeyManagement {
     checkAliasName(aliasName);
     checkAliasTarget(targetKeyId);
     await this.live.read(targetKeyId);
-    await this.live.transact([targetKeyId], [aliasName], (tx) => {
-      const alias = tx.alias(aliasName);
+    const id = this.live.aliasId(aliasName);
+    await this.live.transact([targetKeyId], [id], (tx) => {
+      const alias = tx.alias(id);
       if (!alias) throw new ServiceError('NotFoundException', `alias ${aliasName} does not exist`);
       const target = this.live.resolveIn(tx, targetKeyId);
-      tx.putAlias(aliasName, { ...alias, targetKeyId: target.keyId, lastUpdatedDate: this.now() });
+      tx.putAlias(id, { ...alias, targetKeyId: target.keyId, lastUpdatedDate: this.now() });
     });
   }
 
   async deleteAlias(aliasName: string): Promise<void> {
-    await this.live.transact([], [aliasName], (tx) => {
-      if (!tx.alias(aliasName)) throw new ServiceError('NotFoundException', `alias ${aliasName} does not exist`);
-      tx.deleteAlias(aliasName);
+    const id = this.live.aliasId(aliasName);
+    await this.live.transact([], [id], (tx) => {
+      if (!tx.alias(id)) throw new ServiceError('NotFoundException', `alias ${aliasName} does not exist`);
+      tx.deleteAlias(id);
     });
   }
 
   async listAliases(input: Page & { keyId?: string }): Promise<Paginated<port.AliasListEntry>> {
     await this.live.sweep();
     const onlyKey = input.keyId === undefined ? undefined : (await this.live.read(input.keyId)).keyId;
-    const entries = [...this.store.aliases()].filter(([, a]) => onlyKey === undefined || a.targetKeyId === onlyKey);
+    const region = this.live.region();
+    const inRegion = { ...this.scope, region: this.live.regionName() };
+    const entries = [...this.store.aliases()]
+      .map(([id, a]) => ({ ...parseAliasId(id), a }))
+      .filter((e) => e.region === region && (onlyKey === undefined || e.a.targetKeyId === onlyKey))
+      .map((e) => [e.name, e.a] as const);
     return paginate(
       entries,
       input,
       ([name]) => name,
       ([name, a]) => ({
         aliasName: name,
-        aliasArn: aliasArn(this.scope, name),
+        aliasArn: aliasArn(inRegion, name),
         targetKeyId: a.targetKeyId,
         creationDate: new Date(a.creationDate),
         lastUpdatedDate: new Date(a.lastUpdatedDate),
@@ -240,7 +332,10 @@ export class EmbeddedKms implements port.KeyManagement {
 
   async enableKeyRotation(keyId: string, rotationPeriodInDays = 365): Promise<void> {
     lifecycle.checkRotationPeriod(rotationPeriodInDays);
-    await this.live.change(keyId, (key) => lifecycle.withAutomaticRotation(key, this.now(), rotationPeriodInDays));
+    await this.live.change(keyId, (key) => {
+      checkNotReplica(key, this.scope.region, 'EnableKeyRotation');
+      return lifecycle.withAutomaticRotation(key, this.now(), rotationPeriodInDays);
+    });
   }
 
   async disableKeyRotation(keyId: string): Promise<void> {
@@ -251,7 +346,7 @@ export class EmbeddedKms implements port.KeyManagement {
     const key = await this.live.read(keyId);
     lifecycle.checkRotationReadable(key);
     return {
-      keyId: keyArn(this.scope, key.keyId),
+      keyId: recordArn(this.scope, key),
       keyRotationEnabled: key.rotation.enabled,
       rotationPeriodInDays: key.rotation.enabled ? key.rotation.periodDays : undefined,
       nextRotationDate: key.rotation.nextRotationDate === undefined ? undefined : new Date(key.rotation.nextRotationDate),
@@ -259,14 +354,21 @@ export class EmbeddedKms implements port.KeyManagement {
   }
 
   async rotateKeyOnDemand(keyId: string): Promise<{ keyId: string }> {
-    const key = await this.live.change(keyId, (k) => lifecycle.rotated(k, this.now(), 'ON_DEMAND', this.live.sealFor(k)));
-    return { keyId: keyArn(this.scope, key.keyId) };
+    await this.live.read(keyId);
+    const key = await this.live.transact([keyId], [], (tx) => {
+      const current = this.live.resolveIn(tx, keyId);
+      checkNotReplica(current, this.scope.region, 'RotateKeyOnDemand');
+      const next = lifecycle.rotated(current, this.now(), 'ON_DEMAND', this.live.sealFor(current));
+      this.live.putWithReplicas(tx, next);
+      return next;
+    });
+    return { keyId: recordArn(this.scope, key) };
   }
 
   async listKeyRotations(keyId: string, page: Page): Promise<Paginated<port.RotationEntry>> {
     const key = await this.live.read(keyId);
     if (key.origin === 'EXTERNAL') lifecycle.checkRotationReadable(key);
-    const arn = keyArn(this.scope, key.keyId);
+    const arn = recordArn(this.scope, key);
     const entries = key.rotations.map((r, i) => ({ ...r, id: String(i).padStart(6, '0') }));
     return paginate(
       entries,
@@ -288,7 +390,7 @@ export class EmbeddedKms implements port.KeyManagement {
     const validTo = this.now() + lifecycle.DAY;
     const params = await createImportParameters(this.rootKey, key.keyId, wrappingAlgorithm, wrappingKeySpec, validTo);
     return {
-      keyId: keyArn(this.scope, key.keyId),
+      keyId: recordArn(this.scope, key),
       importToken: params.importToken,
       publicKey: params.publicKey,
       parametersValidTo: new Date(validTo),
@@ -314,7 +416,7 @@ export class EmbeddedKms implements port.KeyManagement {
       material.fill(0);
     }
     if (validTo !== undefined) this.live.sweepAt(validTo);
-    return { keyId: keyArn(this.scope, key.keyId), keyMaterialId: keyMaterialId(imported, 0) };
+    return { keyId: recordArn(this.scope, key), keyMaterialId: keyMaterialId(imported, 0) };
   }
 
   async deleteImportedKeyMaterial(keyId: string): Promise<void> {
@@ -345,6 +447,7 @@ export class EmbeddedKms implements port.KeyManagement {
       const existing = sameNamedGrant(key, wanted);
       const grant = existing ?? { grantId: randomBytes(32).toString('hex'), creationDate: this.now(), ...wanted };
       const changed = withGrant(key, grant); // checks the key's state, for a retry too
+      if (input.dryRun) throw dryRunRefusal();
       if (!existing) tx.putKey(changed);
       return { grantId: grant.grantId, grantToken: grantToken(key.keyId, grant.grantId) };
     });
@@ -369,26 +472,32 @@ export class EmbeddedKms implements port.KeyManagement {
   async listRetirableGrants(input: Page & { retiringPrincipal: string }): Promise<Paginated<port.GrantListEntry>> {
     await this.live.sweep();
     const retiring = input.retiringPrincipal;
+    const region = this.live.region();
     const entries = this.store
       .allKeys()
+      .filter((key) => key.region === region)
       .flatMap((key) => (key.grants ?? []).filter((g) => g.retiringPrincipal === retiring).map((g) => ({ key, g })));
     return paginate(
       entries,
       grantPage(input),
-      ({ key, g }) => `${key.keyId}/${g.grantId}`,
+      ({ key, g }) => `${idOf(key)}/${g.grantId}`,
       ({ key, g }) => this.grantEntry(key, g),
     );
   }
 
   async retireGrant(input: port.RetireGrantInput): Promise<void> {
     const { keyId, grantId } = grantNamed(input);
-    await this.revokeGrant(keyId, grantId);
+    await this.revokeGrant(keyId, grantId, { dryRun: input.dryRun });
   }
 
-  async revokeGrant(keyId: string, grantId: string): Promise<void> {
+  async revokeGrant(keyId: string, grantId: string, options?: port.DryRunnable): Promise<void> {
     checkGrantKeyRef(keyId);
     checkGrantId(grantId);
-    await this.live.change(keyId, (key) => withoutGrant(key, grantId));
+    await this.live.change(keyId, (key) => {
+      const next = withoutGrant(key, grantId);
+      if (options?.dryRun) throw dryRunRefusal();
+      return next;
+    });
   }
 
   /**
@@ -405,8 +514,8 @@ export class EmbeddedKms implements port.KeyManagement {
         const kept = new Set(after?.sealedMaterials ?? []);
         this.cipher.forget({ ...before, sealedMaterials: before.sealedMaterials.filter((s) => !kept.has(s)) });
       }
-      const keyId = (before ?? after)?.keyId;
-      if (keyId) arns.push(keyArn(this.scope, keyId));
+      const record = before ?? after;
+      if (record) arns.push(recordArn(this.scope, record));
     }
     return arns;
   }
@@ -419,7 +528,7 @@ export class EmbeddedKms implements port.KeyManagement {
 
   private grantEntry(key: KeyRecord, g: GrantRecord): port.GrantListEntry {
     return {
-      keyId: keyArn(this.scope, key.keyId),
+      keyId: recordArn(this.scope, key),
       grantId: g.grantId,
       name: g.name,
       creationDate: new Date(g.creationDate),
@@ -436,7 +545,7 @@ export class EmbeddedKms implements port.KeyManagement {
   /** A new key's first material, sealed: random bytes, or an RSA or ECC key pair's private key. */
   private async newMaterial(keyId: string, spec: KeySpec): Promise<{ sealed: string; publicKey?: Buffer }> {
     if (isAsymmetric(spec)) {
-      const pair = await newKeyPair(spec as port.GenerateDataKeyPairInput['keyPairSpec']);
+      const pair = await this.generator.generate(spec as port.GenerateDataKeyPairInput['keyPairSpec']);
       try {
         return { sealed: this.cipher.sealMaterial(keyId, 0, pair.privateKey), publicKey: pair.publicKey };
       } finally {
@@ -457,6 +566,17 @@ export class EmbeddedKms implements port.KeyManagement {
   private now(): number {
     return (this.options.now?.() ?? new Date()).getTime();
   }
+}
+
+/** A replica's rotation and replication are its primary's business, as in AWS. */
+function checkNotReplica(key: KeyRecord, home: string, operation: string): void {
+  if (isReplica(key, home)) {
+    throw new ServiceError('UnsupportedOperationException', `${operation} acts on the primary key, in ${key.multiRegion?.primaryRegion}`);
+  }
+}
+
+function isReplica(key: KeyRecord, home: string): boolean {
+  return key.multiRegion !== undefined && key.multiRegion.primaryRegion !== (key.region ?? home);
 }
 
 /** Grants name their key by key id or key ARN, never by alias (as AWS). */

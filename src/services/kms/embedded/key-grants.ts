@@ -8,7 +8,8 @@ import {
 } from '../key-management';
 import type { GrantRecord, KeyRecord } from './key-record';
 import type { Page } from '../../pagination';
-import { stateError } from './key-lifecycle';
+import { specOf, stateError, usageOf } from './key-lifecycle';
+import type { KeyUsage } from '../key-specs';
 
 /**
  * Grants on a key, as AWS KMS defines them. Pure functions over the key record, like the key
@@ -20,6 +21,20 @@ const MAX_CONSTRAINT_PAIRS = 8;
 const MAX_CONSTRAINT_VALUE = 384;
 
 const SYMMETRIC_OPERATIONS = new Set<GrantOperation>(SYMMETRIC_KEY_GRANT_OPERATIONS);
+const ANY_KEY: GrantOperation[] = ['CreateGrant', 'RetireGrant', 'DescribeKey'];
+
+/** What a grant on this key may allow: the operations its spec and usage take, as AWS. */
+function grantOperationsOf(key: KeyRecord): Set<GrantOperation> {
+  const spec = specOf(key);
+  if (spec === 'SYMMETRIC_DEFAULT') return SYMMETRIC_OPERATIONS;
+  const byUsage: Record<KeyUsage, GrantOperation[]> = {
+    ENCRYPT_DECRYPT: ['Encrypt', 'Decrypt', 'ReEncryptFrom', 'ReEncryptTo', 'GetPublicKey'],
+    SIGN_VERIFY: ['Sign', 'Verify', 'GetPublicKey'],
+    GENERATE_VERIFY_MAC: ['GenerateMac', 'VerifyMac'],
+    KEY_AGREEMENT: ['DeriveSharedSecret', 'GetPublicKey'],
+  };
+  return new Set([...ANY_KEY, ...byUsage[usageOf(key)]]);
+}
 
 // An IAM principal of any account (root, user, role, assumed role) or an AWS service principal.
 const PRINCIPAL =
@@ -53,8 +68,6 @@ export function requestedGrant(input: CreateGrantInput): Omit<GrantRecord, 'gran
     throw invalid('Name must be 1-256 characters of a-z, A-Z, 0-9, :, /, _ and -');
   if (input.operations.length === 0) throw invalid('Operations must name at least one operation');
   const operations = [...new Set(input.operations)];
-  const unfit = operations.filter((op) => !SYMMETRIC_OPERATIONS.has(op));
-  if (unfit.length > 0) throw invalid(`Operations ${unfit.join(', ')} are not valid for a SYMMETRIC_DEFAULT key`);
   const equals = checkConstraint('EncryptionContextEquals', input.constraints?.encryptionContextEquals);
   const subset = checkConstraint('EncryptionContextSubset', input.constraints?.encryptionContextSubset);
   const constraints: GrantConstraints | undefined =
@@ -86,6 +99,11 @@ function canonical(constraints: GrantConstraints | undefined): unknown {
 
 export function withGrant(key: KeyRecord, grant: GrantRecord): KeyRecord {
   if (key.state === 'PendingDeletion') throw stateError(key);
+  const allowed = grantOperationsOf(key);
+  const unfit = grant.operations.filter((op) => !allowed.has(op));
+  if (unfit.length > 0) {
+    throw invalid(`Operations ${unfit.join(', ')} are not valid for a ${specOf(key)} key with KeyUsage ${usageOf(key)}`);
+  }
   const grants = key.grants ?? [];
   if (grants.length >= MAX_GRANTS_PER_KEY)
     throw new ServiceError('LimitExceededException', `key ${key.keyId} already has ${MAX_GRANTS_PER_KEY} grants`);

@@ -1,17 +1,18 @@
 import { createHash } from 'node:crypto';
-import { type ArnScope, keyArn } from '../../arn';
-import type { KeyMetadata } from '../key-management';
+import type { ArnScope } from '../../arn';
+import type { KeyMetadata, MultiRegionConfiguration } from '../key-management';
 import { algorithmsOf } from '../key-specs';
 import type { KeyRecord } from './key-record';
 import { specOf, usageOf } from './key-lifecycle';
+import { recordArn } from './regions';
 
 const toDate = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms));
 
-/** DescribeKey's answer for a record of the embedded engine. */
-export function keyMetadata(key: KeyRecord, scope: ArnScope): KeyMetadata {
+/** DescribeKey's answer for a record of the embedded engine; `replicas` are a multi-Region key's records, its own included. */
+export function keyMetadata(key: KeyRecord, scope: ArnScope, replicas: KeyRecord[] = [key]): KeyMetadata {
   return {
     keyId: key.keyId,
-    arn: keyArn(scope, key.keyId),
+    arn: recordArn(scope, key),
     awsAccountId: scope.accountId,
     creationDate: new Date(key.creationDate),
     enabled: key.state === 'Enabled',
@@ -30,6 +31,20 @@ export function keyMetadata(key: KeyRecord, scope: ArnScope): KeyMetadata {
       specOf(key) === 'SYMMETRIC_DEFAULT' && key.sealedMaterials.length > 0
         ? keyMaterialId(key, key.sealedMaterials.length - 1)
         : undefined,
+    multiRegion: key.multiRegion !== undefined,
+    multiRegionConfiguration: key.multiRegion && multiRegionConfiguration(key, scope, replicas),
+  };
+}
+
+function multiRegionConfiguration(key: KeyRecord, scope: ArnScope, records: KeyRecord[]): MultiRegionConfiguration {
+  const primaryRegion = key.multiRegion?.primaryRegion ?? scope.region;
+  const regionOf = (k: KeyRecord) => k.region ?? scope.region;
+  const entry = (k: KeyRecord) => ({ arn: recordArn(scope, k), region: regionOf(k) });
+  const primary = records.find((k) => regionOf(k) === primaryRegion);
+  return {
+    multiRegionKeyType: regionOf(key) === primaryRegion ? 'PRIMARY' : 'REPLICA',
+    primaryKey: primary ? entry(primary) : { arn: recordArn(scope, { ...key, region: primaryRegion }), region: primaryRegion },
+    replicaKeys: records.filter((k) => regionOf(k) !== primaryRegion).map(entry),
   };
 }
 

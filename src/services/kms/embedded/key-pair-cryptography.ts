@@ -8,12 +8,13 @@ import {
   publicEncrypt,
   timingSafeEqual,
 } from 'node:crypto';
-import { type ArnScope, keyArn } from '../../arn';
+import type { ArnScope } from '../../arn';
+import { recordArn } from './regions';
+import { isPeerKeyOnCurve } from '../../crypto/ec-public-key';
 import { type SignatureScheme, signMessage, verifyMessage } from '../../crypto/signatures';
 import { ServiceError, invalid } from '../../errors';
 import type * as port from '../key-management';
 import {
-  CURVE_OF,
   DIGEST_LENGTH,
   type EncryptionAlgorithm,
   type KeySpec,
@@ -91,17 +92,13 @@ export class KeyPairCryptography {
   async deriveSharedSecret(input: port.DeriveSharedSecretInput): Promise<port.DeriveSharedSecretResult> {
     const key = await this.usableKey(input.keyId, 'KEY_AGREEMENT', 'DeriveSharedSecret', isEcc);
     if (input.keyAgreementAlgorithm !== 'ECDH') throw invalidAlgorithm(key, input.keyAgreementAlgorithm);
-    const spec = lifecycle.specOf(key) as keyof typeof CURVE_OF;
-    let peer;
+    const peer = peerPublicKey(input.publicKey, this.publicKeyDer(key), lifecycle.specOf(key));
+    let sharedSecret: Buffer;
     try {
-      peer = createPublicKey({ key: input.publicKey, format: 'der', type: 'spki' });
+      sharedSecret = diffieHellman({ privateKey: this.privateKey(key), publicKey: peer });
     } catch {
-      throw invalid('PublicKey must be a DER-encoded SubjectPublicKeyInfo');
+      throw invalid(`PublicKey is not a usable point on the curve of ${lifecycle.specOf(key)}`);
     }
-    if (peer.asymmetricKeyType !== 'ec' || peer.asymmetricKeyDetails?.namedCurve !== CURVE_OF[spec]) {
-      throw invalid(`PublicKey must be an elliptic-curve key on the curve of ${spec}`);
-    }
-    const sharedSecret = diffieHellman({ privateKey: this.privateKey(key), publicKey: peer });
     return { keyId: this.arn(key), sharedSecret, keyAgreementAlgorithm: 'ECDH', keyOrigin: key.origin };
   }
 
@@ -166,7 +163,18 @@ export class KeyPairCryptography {
   }
 
   private arn(key: KeyRecord): string {
-    return keyArn(this.scope, key.keyId);
+    return recordArn(this.scope, key);
+  }
+}
+
+/** The peer's key, given to OpenSSL only once it is known to be an SPKI of a point on our curve. */
+function peerPublicKey(der: Buffer, ours: Buffer, spec: KeySpec) {
+  const wrongCurve = () => invalid(`PublicKey must be a DER-encoded SubjectPublicKeyInfo on the curve of ${spec}`);
+  if (!isPeerKeyOnCurve(der, ours)) throw wrongCurve();
+  try {
+    return createPublicKey({ key: der, format: 'der', type: 'spki' });
+  } catch {
+    throw wrongCurve();
   }
 }
 

@@ -7,6 +7,10 @@ export interface KeyRecord {
   creationDate: number;
   description: string;
   origin: KeyOrigin;
+  /** The region the key is in; absent: Coffer's own region (AWS_REGION). */
+  region?: string;
+  /** A multi-Region key (`mrk-` id): the region of its primary, the same on every replica. */
+  multiRegion?: { primaryRegion: string };
   /** Absent on keys made before Coffer had other specs: SYMMETRIC_DEFAULT. */
   keySpec?: KeySpec;
   /** Absent: ENCRYPT_DECRYPT. */

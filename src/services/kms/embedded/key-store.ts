@@ -1,4 +1,5 @@
 import { ServiceError } from '../../errors';
+import { idOf } from './regions';
 import type { AliasRecord, KeyRecord } from './key-record';
 
 /**
@@ -101,7 +102,7 @@ export class KeyStore {
   static async open(storage: KeyStateStorage): Promise<KeyStore> {
     const store = new KeyStore(storage);
     const { keys, aliases, versions } = await storage.load();
-    for (const key of keys) store.keys.set(key.keyId, key);
+    for (const key of keys) store.keys.set(idOf(key), key);
     for (const [name, alias] of aliases) store.aliasRecords.set(name, alias);
     if (versions) store.takeVersions(versions);
     return store;
@@ -241,7 +242,7 @@ export class KeyStore {
   async everything(): Promise<{ keyIds: string[]; aliasNames: string[] }> {
     const stored = await this.storage.load();
     return {
-      keyIds: [...new Set([...stored.keys.map((k) => k.keyId), ...this.keys.keys()])],
+      keyIds: [...new Set([...stored.keys.map(idOf), ...this.keys.keys()])],
       aliasNames: [...new Set([...stored.aliases.map(([name]) => name), ...this.aliasRecords.keys()])],
     };
   }
@@ -263,8 +264,9 @@ export class KeyStore {
       alias: (aliasName) => this.aliasRecords.get(aliasName),
       aliases: () => this.aliasRecords.entries(),
       putKey: (record) => {
-        remember(this.keys, record.keyId, keySlot(record.keyId));
-        this.keys.set(record.keyId, record);
+        const id = idOf(record);
+        remember(this.keys, id, keySlot(id));
+        this.keys.set(id, record);
       },
       deleteKey: (keyId) => {
         remember(this.keys, keyId, keySlot(keyId));

@@ -6,11 +6,11 @@ import type { BlobCipher } from './blob-cipher';
 import * as lifecycle from './key-lifecycle';
 import type { KeyRecord } from './key-record';
 import type { KeyStore, KeyStoreDraft } from './key-store';
+import { aliasId, idOf, parseAliasId, recordId } from './regions';
+import { isKeyId } from '../key-id';
 
 /** How often what time made due is applied to every key. */
 const SWEEP_INTERVAL_MS = 60_000;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const notFound = (ref: string) => new ServiceError('NotFoundException', `key ${quote(ref)} does not exist`);
 
@@ -29,8 +29,25 @@ export class LiveKeys {
     private readonly clock: () => number,
     private readonly logger: Logger,
     /** Told when time makes a key unusable (deleted, material expired): caches must drop it. */
-    private readonly onUnusable: (keyId: string) => void = () => undefined,
+    private readonly onUnusable: (key: KeyRecord) => void = () => undefined,
+    /** The region of the request being served, when it is not Coffer's own. */
+    private readonly requestRegion: () => string | undefined = () => undefined,
   ) {}
+
+  /** The region calls are made in now: undefined for Coffer's own. */
+  region(): string | undefined {
+    const region = this.requestRegion();
+    return region === this.scope.region ? undefined : region;
+  }
+
+  regionName(): string {
+    return this.region() ?? this.scope.region;
+  }
+
+  /** An alias name's id in the region of the request. */
+  aliasId(name: string): string {
+    return aliasId(name, this.region());
+  }
 
   /** A key to read or use. */
   async read(ref: string): Promise<KeyRecord> {
@@ -132,25 +149,60 @@ export class LiveKeys {
   async sweep(): Promise<void> {
     await this.store
       .transaction((tx) => {
-        for (const key of this.store.allKeys()) this.applyDue(tx, key.keyId);
+        for (const key of this.store.allKeys()) this.applyDue(tx, idOf(key));
       })
       .catch((err: unknown) => this.logger.error('kms sweep could not persist', { error: (err as Error).message }));
+  }
+
+  /** Forgets a key's materials, unless a replica in another region still uses them. */
+  private forgetUnlessShared(key: KeyRecord): void {
+    if (!key.multiRegion) return this.cipher.forget(key);
+    const inUse = new Set(this.replicasOf(key).flatMap((r) => (idOf(r) === idOf(key) ? [] : r.sealedMaterials)));
+    this.cipher.forget({ ...key, sealedMaterials: key.sealedMaterials.filter((m) => !inUse.has(m)) });
+  }
+
+  /**
+   * Puts a changed key; a multi-Region primary's materials and rotations go to its replicas in the
+   * same transaction, so that each decrypts what any other encrypts.
+   */
+  putWithReplicas(tx: KeyStoreDraft, key: KeyRecord): void {
+    tx.putKey(key);
+    if (!key.multiRegion) return;
+    for (const replica of this.replicasOf(key)) {
+      if (idOf(replica) === idOf(key)) continue;
+      const current = tx.key(idOf(replica)) ?? replica;
+      tx.putKey({ ...current, sealedMaterials: key.sealedMaterials, rotations: key.rotations });
+    }
+  }
+
+  /** Every record of a multi-Region key (primary and replicas), its own included. */
+  replicasOf(key: KeyRecord): KeyRecord[] {
+    return key.multiRegion ? this.store.allKeys().filter((k) => k.keyId === key.keyId) : [key];
   }
 
   sealFor(key: KeyRecord): lifecycle.SealMaterial {
     return (version) => this.cipher.sealMaterial(key.keyId, version);
   }
 
-  /** A key id and the alias it was named by; neither when the reference cannot be one of ours. */
-  private locate(ref: string, aliasTarget: (name: string) => string | undefined): { keyId?: string; aliasName?: string } {
+  /**
+   * The record id of the key a reference names in the request's region, and the id of the alias
+   * it was named by; neither when the reference cannot be one of ours (an ARN of another region
+   * names no key here, as in AWS).
+   */
+  private locate(ref: string, aliasTarget: (id: string) => string | undefined): { keyId?: string; aliasName?: string } {
+    const region = this.region();
     let name = ref;
     if (ref.startsWith('arn:')) {
       const arn = parseKmsArn(ref);
-      if (!arn || arn.region !== this.scope.region || arn.accountId !== this.scope.accountId) return {};
+      if (!arn || arn.region !== this.regionName() || arn.accountId !== this.scope.accountId) return {};
       name = arn.resource;
     }
-    if (name.startsWith('alias/')) return { aliasName: name, keyId: aliasTarget(name) };
-    return UUID.test(name) ? { keyId: name } : {};
+    if (name.startsWith('alias/')) {
+      const id = aliasId(name, region);
+      const target = aliasTarget(id);
+      return { aliasName: id, keyId: target === undefined ? undefined : recordId(target, region) };
+    }
+    return isKeyId(name) ? { keyId: recordId(name, region) } : {};
   }
 
   /** Applies a key's due change in `tx`; returns the key after it, or undefined when it is gone. */
@@ -162,17 +214,20 @@ export class LiveKeys {
     if (change === undefined) return key;
     if (change === 'delete') {
       tx.deleteKey(keyId);
-      for (const [name, alias] of [...tx.aliases()]) if (alias.targetKeyId === keyId) tx.deleteAlias(name);
-      this.cipher.forget(key);
-      this.onUnusable(keyId);
+      for (const [id, alias] of [...tx.aliases()]) {
+        if (recordId(alias.targetKeyId, parseAliasId(id).region) === keyId) tx.deleteAlias(id);
+      }
+      this.forgetUnlessShared(key);
+      this.onUnusable(key);
       return undefined;
     }
     if (change === 'expire-material') {
-      this.cipher.forget(key);
-      this.onUnusable(keyId);
+      this.forgetUnlessShared(key);
+      this.onUnusable(key);
     }
     const next = lifecycle.afterDueChange(key, change, now, this.sealFor(key));
-    tx.putKey(next);
+    if (change === 'rotate') this.putWithReplicas(tx, next);
+    else tx.putKey(next);
     return next;
   }
 }

@@ -1,6 +1,7 @@
 import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import type { KeyManagement } from '../../../../src/services/kms/key-management';
 import { codeOf } from '../../../support/http';
+import { keyTypesContract } from './key-types-contract';
 
 const ARN = /^arn:aws:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
 
@@ -242,5 +243,7 @@ export function keyManagementContract(name: string, setup: () => Promise<{ kms: 
       expect(await codeOf(kms.createGrant({ keyId: key.keyId, granteePrincipal: root, operations: ['Sign'] }))).toBe('ValidationException');
       expect(await codeOf(kms.retireGrant({ grantToken: 'bm90IGEgdG9rZW4=' }))).toBe('InvalidGrantTokenException');
     });
+
+    keyTypesContract(() => kms);
   });
 }
