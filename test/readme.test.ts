@@ -45,4 +45,11 @@ it('runs every README example against a started Coffer without a server error', 
   expect(result.stdout).toMatch(/^granted: arn:aws:kms:us-east-1:111122223333:key\/[0-9a-f-]{36}$/m);
   expect(result.stdout).toContain('{"operations":["Encrypt","Decrypt"],"constraints":{"encryptionContextSubset":{"project":"workshop"}}}');
   expect(result.stdout).toContain('after revoke: AccessDeniedException');
+  // Signing, MACs, key agreement, key pairs, regions: openssl agrees with Coffer.
+  expect(result.stdout).toMatch(/^Verified OK$/m);
+  expect(result.stdout).toMatch(/^KMSInvalidSignatureException$/m);
+  expect(result.stdout).toContain('same shared secret');
+  expect(result.stdout).toMatch(/^Private-Key: \(256 bit\)$/m);
+  expect(result.stdout).toContain('[{"tagKey":"team","tagValue":"release"}]');
+  expect(result.stdout).toContain('["PRIMARY","us-west-2"]');
 });

@@ -34,8 +34,9 @@ describe('imported key material over REST', () => {
     const pending = await api(coffer).post('/v1/encrypt', { keyId, plaintext: b64('x') });
     expect(pending.status).toBe(409);
     expect(pending.body.code).toBe('KMSInvalidStateException');
+    // As AWS: a key with no material yet cannot be rotated on demand.
     const rotation = await api(coffer).post(`/v1/keys/${keyId}/rotations`);
-    expect(rotation.body.code).toBe('UnsupportedOperationException');
+    expect(rotation.body.code).toBe('KMSInvalidStateException');
 
     const params = async () =>
       (

@@ -154,6 +154,8 @@ export function withoutAutomaticRotation(key: KeyRecord): KeyRecord {
 /** A new material version; every earlier one keeps decrypting. */
 export function rotated(key: KeyRecord, now: number, type: 'AUTOMATIC' | 'ON_DEMAND', seal: SealMaterial): KeyRecord {
   if (type === 'ON_DEMAND') {
+    // As AWS, which rotates imported material on demand too: a key with no material yet is in the wrong state.
+    if (key.state === 'PendingImport') throw stateError(key);
     checkRotatable(key);
     if (key.rotations.filter((r) => r.type === 'ON_DEMAND').length >= MAX_ON_DEMAND_ROTATIONS) {
       throw new ServiceError('LimitExceededException', `a key can be rotated on demand at most ${MAX_ON_DEMAND_ROTATIONS} times`);
