@@ -1299,6 +1299,11 @@ export interface components {
             expirationModel?: "KEY_MATERIAL_EXPIRES" | "KEY_MATERIAL_DOES_NOT_EXPIRE";
             /** Format: date-time */
             validTo?: string;
+            /**
+             * @description EXISTING_KEY_MATERIAL (default): material the key has had; NEW_KEY_MATERIAL: for its next rotation (POST /v1/keys/{keyId}/rotations)
+             * @enum {string}
+             */
+            importType?: "EXISTING_KEY_MATERIAL" | "NEW_KEY_MATERIAL";
         };
         CreateAliasRequest: {
             aliasName: components["schemas"]["AliasName"];

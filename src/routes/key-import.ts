@@ -28,6 +28,7 @@ export function keyImportRouter(kms: KeyManagement): Router {
       importToken: fromBase64(body.importToken, 'importToken'),
       encryptedKeyMaterial: fromBase64(body.encryptedKeyMaterial, 'encryptedKeyMaterial'),
       expirationModel: body.expirationModel,
+      importType: body.importType,
       validTo: body.validTo === undefined ? undefined : new Date(body.validTo),
     });
     res.status(204).end();

@@ -129,23 +129,57 @@ describe('imported key material for HMAC, RSA, ECC and symmetric keys', () => {
     expect((await kms.describeKey({ KeyId: made.KeyId })).KeyMetadata!.CurrentKeyMaterialId).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it('refuses what AWS refuses: NEW_KEY_MATERIAL is not taken, ValidTo is required when the material expires', async () => {
+  it('ValidTo is required when the material expires (ValidationException), as AWS', async () => {
     const keyId = (await kms.createKey({ Origin: 'EXTERNAL' })).KeyMetadata!.KeyId!;
     const { importToken, wrap } = await importParameters(keyId, 'RSAES_OAEP_SHA_256');
-    const material = randomBytes(32);
     const expires = kms.importKeyMaterial({
       KeyId: keyId,
       ImportToken: importToken,
-      EncryptedKeyMaterial: wrap(material),
+      EncryptedKeyMaterial: wrap(randomBytes(32)),
       ExpirationModel: 'KEY_MATERIAL_EXPIRES',
     });
     expect(await nameOf(expires)).toBe('ValidationException');
-    const fresh = kms.importKeyMaterial({
-      KeyId: keyId,
-      ImportToken: importToken,
-      EncryptedKeyMaterial: wrap(material),
-      ImportType: 'NEW_KEY_MATERIAL',
-    });
-    expect(await nameOf(fresh)).toBe('UnsupportedOperationException');
+  });
+
+  it('rotates imported material on demand: NEW_KEY_MATERIAL, then RotateKeyOnDemand; every version decrypts and is imported again after a deletion', async () => {
+    const keyId = (await kms.createKey({ Origin: 'EXTERNAL' })).KeyMetadata!.KeyId!;
+    expect(await nameOf(kms.rotateKeyOnDemand({ KeyId: keyId }))).toBe('KMSInvalidStateException');
+    const [first, second] = [randomBytes(32), randomBytes(32)];
+    const firstId = (await importInto(keyId, 'RSAES_OAEP_SHA_256', first)).KeyMaterialId;
+    const before = await kms.encrypt({ KeyId: keyId, Plaintext: Buffer.from('before rotation') });
+    // Nothing to rotate to yet; the material it has is not new.
+    expect(await nameOf(kms.rotateKeyOnDemand({ KeyId: keyId }))).toBe('KMSInvalidStateException');
+    const again = (newMaterial: Buffer) =>
+      importParameters(keyId, 'RSAES_OAEP_SHA_256').then(({ importToken, wrap }) =>
+        kms.importKeyMaterial({
+          KeyId: keyId,
+          ImportToken: importToken,
+          EncryptedKeyMaterial: wrap(newMaterial),
+          ImportType: 'NEW_KEY_MATERIAL',
+        }),
+      );
+    expect(await nameOf(again(first))).toBe('IncorrectKeyMaterialException');
+    const secondId = (await again(second)).KeyMaterialId;
+    expect(secondId).toMatch(/^[0-9a-f]{64}$/);
+    expect(secondId).not.toBe(firstId);
+    expect((await kms.describeKey({ KeyId: keyId })).KeyMetadata!.CurrentKeyMaterialId).toBe(firstId);
+
+    await kms.rotateKeyOnDemand({ KeyId: keyId });
+    expect((await kms.describeKey({ KeyId: keyId })).KeyMetadata!.CurrentKeyMaterialId).toBe(secondId);
+    expect((await kms.listKeyRotations({ KeyId: keyId })).Rotations!.map((r) => r.RotationType)).toEqual(['ON_DEMAND']);
+    const after = await kms.encrypt({ KeyId: keyId, Plaintext: Buffer.from('after rotation') });
+    expect((await kms.decrypt({ CiphertextBlob: before.CiphertextBlob })).KeyMaterialId).toBe(firstId);
+    expect((await kms.decrypt({ CiphertextBlob: after.CiphertextBlob })).KeyMaterialId).toBe(secondId);
+
+    // Deleted: each version comes back when its material is imported again; the key is usable once the current one is.
+    await kms.deleteImportedKeyMaterial({ KeyId: keyId });
+    expect((await kms.describeKey({ KeyId: keyId })).KeyMetadata!.KeyState).toBe('PendingImport');
+    await importInto(keyId, 'RSAES_OAEP_SHA_256', first);
+    expect((await kms.describeKey({ KeyId: keyId })).KeyMetadata!.KeyState).toBe('PendingImport');
+    expect(await nameOf(importInto(keyId, 'RSAES_OAEP_SHA_256', randomBytes(32)))).toBe('IncorrectKeyMaterialException');
+    await importInto(keyId, 'RSAES_OAEP_SHA_256', second);
+    expect((await kms.describeKey({ KeyId: keyId })).KeyMetadata!.KeyState).toBe('Enabled');
+    expect(Buffer.from((await kms.decrypt({ CiphertextBlob: before.CiphertextBlob })).Plaintext!).toString()).toBe('before rotation');
+    expect(Buffer.from((await kms.decrypt({ CiphertextBlob: after.CiphertextBlob })).Plaintext!).toString()).toBe('after rotation');
   });
 });

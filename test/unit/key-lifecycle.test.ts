@@ -236,16 +236,21 @@ describe('the key state table', () => {
       for (const change of Object.values(changes)) expect(codeOf(() => change(inState(state)))).toBe(code);
     });
 
-    it.each(states)(
-      'an EXTERNAL key %s -> UnsupportedOperationException (an on-demand rotation with no material yet: KMSInvalidStateException)',
-      (state) => {
-        for (const [name, change] of Object.entries(changes)) {
-          const expected =
-            name === 'rotateOnDemand' && state === 'PendingImport' ? 'KMSInvalidStateException' : 'UnsupportedOperationException';
-          expect([name, codeOf(() => change(inState(state, 'EXTERNAL')))]).toEqual([name, expected]);
-        }
-      },
-    );
+    it.each(states)('an EXTERNAL key %s -> UnsupportedOperationException, but for on-demand rotation', (state) => {
+      for (const [name, change] of Object.entries(changes)) {
+        if (name === 'rotateOnDemand') continue;
+        expect([name, codeOf(() => change(inState(state, 'EXTERNAL')))]).toEqual([name, 'UnsupportedOperationException']);
+      }
+    });
+
+    it.each([
+      ['Enabled', 'KMSInvalidStateException'],
+      ['Disabled', 'DisabledException'],
+      ['PendingDeletion', 'KMSInvalidStateException'],
+      ['PendingImport', 'KMSInvalidStateException'],
+    ] as const)('RotateKeyOnDemand of an EXTERNAL key %s with no new material -> %s', (state, code) => {
+      expect(codeOf(() => changes.rotateOnDemand(inState(state, 'EXTERNAL')))).toBe(code);
+    });
   });
 
   describe('GetKeyRotationStatus (checkRotationReadable)', () => {

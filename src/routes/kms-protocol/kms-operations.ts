@@ -392,11 +392,9 @@ export const kmsOperations: Record<string, Operation> = {
     return { KeyId: p.keyId, ImportToken: b64(p.importToken), PublicKey: b64(p.publicKey), ParametersValidTo: epoch(p.parametersValidTo) };
   },
   async ImportKeyMaterial(kms, input) {
-    if (input.oneOf('ImportType', ['EXISTING_KEY_MATERIAL', 'NEW_KEY_MATERIAL'] as const) === 'NEW_KEY_MATERIAL') {
-      throw new ServiceError('UnsupportedOperationException', 'Coffer does not yet take new key material for a later on-demand rotation');
-    }
     const r = await kms.importKeyMaterial({
       keyId: input.string('KeyId'),
+      importType: input.oneOf('ImportType', ['EXISTING_KEY_MATERIAL', 'NEW_KEY_MATERIAL'] as const),
       importToken: input.blob('ImportToken'),
       encryptedKeyMaterial: input.blob('EncryptedKeyMaterial'),
       expirationModel: input.oneOf('ExpirationModel', ['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE'] as const),

@@ -311,6 +311,8 @@ export interface ImportKeyMaterialResult {
 
 export interface ImportKeyMaterialInput {
   keyId: string;
+  /** EXISTING_KEY_MATERIAL (default): material the key has had; NEW_KEY_MATERIAL: for its next on-demand rotation. */
+  importType?: 'EXISTING_KEY_MATERIAL' | 'NEW_KEY_MATERIAL';
   importToken: Buffer;
   encryptedKeyMaterial: Buffer;
   expirationModel?: ExpirationModel;

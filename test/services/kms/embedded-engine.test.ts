@@ -188,7 +188,8 @@ describe('EmbeddedKms', () => {
         validTo: new Date(clock + 2 * DAY),
       });
       expect((await kms.decrypt({ ciphertextBlob: blob })).plaintext.toString()).toBe('imported');
-      expect(await codeOf(kms.rotateKeyOnDemand(key.keyId))).toBe('UnsupportedOperationException');
+      // No new material imported (ImportType NEW_KEY_MATERIAL) to rotate to.
+      expect(await codeOf(kms.rotateKeyOnDemand(key.keyId))).toBe('KMSInvalidStateException');
     }
     clock += 2 * DAY + 1;
     const keys = (await kms.listKeys({})).items;

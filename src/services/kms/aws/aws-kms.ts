@@ -356,6 +356,7 @@ export class AwsKms implements KeyManagement {
         EncryptedKeyMaterial: input.encryptedKeyMaterial,
         ExpirationModel: input.expirationModel,
         ValidTo: input.validTo,
+        ImportType: input.importType,
       }),
     );
     return { keyId: r.KeyId ?? input.keyId, keyMaterialId: r.KeyMaterialId ?? '' };

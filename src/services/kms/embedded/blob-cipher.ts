@@ -47,7 +47,7 @@ export class BlobCipher {
 
   /** Any failure, whatever its cause, is InvalidCiphertextException and reveals nothing more. */
   decrypt(key: KeyRecord, parts: BlobParts, context: EncryptionContext | undefined): Buffer {
-    if (parts.materialVersion >= key.sealedMaterials.length) throw invalidCiphertext();
+    if (!key.sealedMaterials[parts.materialVersion]) throw invalidCiphertext();
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.materialOf(key, parts.materialVersion), parts.iv);
       decipher.setAAD(Buffer.concat([parts.header, encodeEncryptionContext(context)]));
@@ -69,7 +69,8 @@ export class BlobCipher {
   /** A version's material, unsealed once and kept (callers must not zero or keep it). */
   materialOf(key: KeyRecord, version = key.sealedMaterials.length - 1): Buffer {
     const sealed = key.sealedMaterials[version];
-    if (sealed === undefined) throw invalidCiphertext();
+    // Absent, or an imported version deleted and not imported again.
+    if (!sealed) throw invalidCiphertext();
     const hit = this.materials.get(sealed);
     if (hit) return hit;
     const material = unseal(this.rootKey, sealed, materialLabel(key.keyId, version));

@@ -14,7 +14,7 @@ import type { GrantRecord, KeyRecord } from './key-record';
 import { BlobCipher } from './blob-cipher';
 import { createImportParameters, importedMaterialDigest, openImportToken, unwrapKeyMaterial } from './key-import';
 import * as lifecycle from './key-lifecycle';
-import { keyMaterialId, keyMetadata } from './key-metadata';
+import { importedMaterialId, keyMetadata } from './key-metadata';
 import { KeyStore, type KeyStateStorage } from './key-store';
 import { LiveKeys } from './live-keys';
 import { EmbeddedCryptography } from './embedded-cryptography';
@@ -367,7 +367,6 @@ export class EmbeddedKms implements port.KeyManagement {
 
   async listKeyRotations(keyId: string, page: Page): Promise<Paginated<port.RotationEntry>> {
     const key = await this.live.read(keyId);
-    if (key.origin === 'EXTERNAL') lifecycle.checkRotationReadable(key);
     const arn = recordArn(this.scope, key);
     const entries = key.rotations.map((r, i) => ({ ...r, id: String(i).padStart(6, '0') }));
     return paginate(
@@ -405,18 +404,19 @@ export class EmbeddedKms implements port.KeyManagement {
     const validTo = input.validTo?.getTime();
     lifecycle.checkExpiration(model, validTo, this.now());
     const { material, publicKey } = unwrapKeyMaterial(token, input.encryptedKeyMaterial, lifecycle.specOf(key));
-    let imported: KeyRecord;
+    let digest: string;
     try {
-      const digest = importedMaterialDigest(this.rootKey, key.keyId, material);
+      digest = importedMaterialDigest(this.rootKey, key.keyId, material);
       const seal = (version: number) => this.cipher.sealMaterial(key.keyId, version, material);
-      imported = await this.live.change(key.keyId, (k) =>
-        lifecycle.withImportedMaterial(k, { digest, expirationModel: model, validTo, seal, publicKey }),
+      const newMaterial = input.importType === 'NEW_KEY_MATERIAL';
+      await this.live.change(key.keyId, (k) =>
+        lifecycle.withImportedMaterial(k, { digest, expirationModel: model, validTo, seal, publicKey, newMaterial }),
       );
     } finally {
       material.fill(0);
     }
     if (validTo !== undefined) this.live.sweepAt(validTo);
-    return { keyId: recordArn(this.scope, key), keyMaterialId: keyMaterialId(imported, 0) };
+    return { keyId: recordArn(this.scope, key), keyMaterialId: importedMaterialId(key.keyId, digest) };
   }
 
   async deleteImportedKeyMaterial(keyId: string): Promise<void> {

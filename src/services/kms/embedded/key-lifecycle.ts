@@ -156,6 +156,7 @@ export function rotated(key: KeyRecord, now: number, type: 'AUTOMATIC' | 'ON_DEM
   if (type === 'ON_DEMAND') {
     // As AWS, which rotates imported material on demand too: a key with no material yet is in the wrong state.
     if (key.state === 'PendingImport') throw stateError(key);
+    if (key.origin === 'EXTERNAL') return rotatedToImported(key, now);
     checkRotatable(key);
     if (key.rotations.filter((r) => r.type === 'ON_DEMAND').length >= MAX_ON_DEMAND_ROTATIONS) {
       throw new ServiceError('LimitExceededException', `a key can be rotated on demand at most ${MAX_ON_DEMAND_ROTATIONS} times`);
@@ -166,6 +167,36 @@ export function rotated(key: KeyRecord, now: number, type: 'AUTOMATIC' | 'ON_DEM
     sealedMaterials: [...key.sealedMaterials, seal(key.sealedMaterials.length)],
     rotations: [...key.rotations, { date: now, type }],
   };
+}
+
+/** On-demand rotation of imported material: the material imported as NEW_KEY_MATERIAL becomes current. */
+function rotatedToImported(key: KeyRecord, now: number): KeyRecord {
+  checkRotatingSpec(key);
+  if (key.state === 'Disabled') throw disabledError(key);
+  if (key.state !== 'Enabled') throw stateError(key);
+  const pending = key.imported?.pending;
+  if (!key.imported || !pending) {
+    throw new ServiceError(
+      'KMSInvalidStateException',
+      `key ${key.keyId} has no new key material: import it with ImportType NEW_KEY_MATERIAL first`,
+    );
+  }
+  if (key.rotations.filter((r) => r.type === 'ON_DEMAND').length >= MAX_ON_DEMAND_ROTATIONS) {
+    throw new ServiceError('LimitExceededException', `a key can be rotated on demand at most ${MAX_ON_DEMAND_ROTATIONS} times`);
+  }
+  const { pending: _done, ...imported } = key.imported;
+  return {
+    ...key,
+    sealedMaterials: [...key.sealedMaterials, pending.sealed],
+    imported: { ...imported, versions: [...materialDigests(key), pending.digest] },
+    rotations: [...key.rotations, { date: now, type: 'ON_DEMAND' }],
+  };
+}
+
+/** The digest of each material version an EXTERNAL key has had. */
+export function materialDigests(key: KeyRecord): string[] {
+  if (!key.imported) return [];
+  return key.imported.versions ?? [key.imported.materialDigest];
 }
 
 /** Only keys created with origin EXTERNAL take imported material, and not while pending deletion. */
@@ -184,6 +215,8 @@ export interface MaterialImport {
   seal: SealMaterial;
   /** An RSA or ECC key's public key, derived from the material. */
   publicKey?: Buffer;
+  /** ImportType NEW_KEY_MATERIAL: material for the next on-demand rotation, not a version yet. */
+  newMaterial?: boolean;
 }
 
 export function checkExpiration(model: ExpirationModel, validTo: number | undefined, now: number): void {
@@ -194,15 +227,35 @@ export function checkExpiration(model: ExpirationModel, validTo: number | undefi
   if (validTo !== undefined && validTo <= now) throw invalid('validTo must be in the future');
 }
 
+const incorrectMaterial = (message: string) => new ServiceError('IncorrectKeyMaterialException', message);
+
+/**
+ * A key takes back any material it had (each version is imported again after a deletion), or,
+ * with NEW_KEY_MATERIAL, material it never had, for its next on-demand rotation.
+ */
 export function withImportedMaterial(key: KeyRecord, input: MaterialImport): KeyRecord {
   checkExternal(key);
-  if (key.imported && key.imported.materialDigest !== input.digest) {
-    throw new ServiceError('IncorrectKeyMaterialException', 'this key had other key material: import the same material again');
+  const versions = materialDigests(key);
+  const expiry = { expirationModel: input.expirationModel, validTo: input.validTo };
+  if (input.newMaterial) {
+    checkRotatingSpec(key);
+    if (key.state === 'PendingImport' || !key.imported) throw stateError(key);
+    if (versions.includes(input.digest)) throw incorrectMaterial('new key material must differ from every material this key has had');
+    return { ...key, imported: { ...key.imported, pending: { digest: input.digest, sealed: input.seal(versions.length) } } };
   }
-  const imported = { materialDigest: input.digest, expirationModel: input.expirationModel, validTo: input.validTo };
-  if (key.state !== 'PendingImport') return { ...key, imported };
   const publicKey = input.publicKey ? { publicKey: input.publicKey.toString('base64') } : {};
-  return { ...key, imported, state: 'Enabled', sealedMaterials: [input.seal(0)], ...publicKey };
+  if (versions.length === 0) {
+    const imported = { materialDigest: input.digest, ...expiry };
+    return { ...key, imported, state: 'Enabled', sealedMaterials: [input.seal(0)], ...publicKey };
+  }
+  const version = versions.indexOf(input.digest);
+  if (version < 0) throw incorrectMaterial('this key had other key material: import one of its materials again');
+  const imported = { ...key.imported, materialDigest: versions[0] ?? input.digest, ...expiry };
+  if (key.sealedMaterials[version]) return { ...key, imported };
+  const sealed = versions.map((_, i) => key.sealedMaterials[i] ?? '');
+  sealed[version] = input.seal(version);
+  const usable = key.state === 'PendingImport' && Boolean(sealed[versions.length - 1]);
+  return { ...key, imported, sealedMaterials: sealed, ...(usable ? { state: 'Enabled' as const } : {}), ...publicKey };
 }
 
 /** As AWS: allowed while the key is pending deletion too, which it then stays. */
@@ -212,10 +265,15 @@ export function withoutImportedMaterial(key: KeyRecord): KeyRecord {
 }
 
 function dropImportedMaterial(key: KeyRecord): KeyRecord {
-  const imported = key.imported && { materialDigest: key.imported.materialDigest, expirationModel: key.imported.expirationModel };
+  const imported = key.imported && {
+    materialDigest: key.imported.materialDigest,
+    ...(key.imported.versions ? { versions: key.imported.versions } : {}),
+    expirationModel: key.imported.expirationModel,
+  };
   return {
     ...key,
-    sealedMaterials: [],
+    // Each version keeps its place, empty until its material is imported again.
+    sealedMaterials: key.sealedMaterials.length > 1 ? key.sealedMaterials.map(() => '') : [],
     state: key.state === 'PendingDeletion' ? 'PendingDeletion' : 'PendingImport',
     ...(imported ? { imported } : {}),
   };
@@ -226,7 +284,7 @@ export type DueChange = 'delete' | 'expire-material' | 'rotate';
 
 export function dueChange(key: KeyRecord, now: number): DueChange | undefined {
   if (key.state === 'PendingDeletion' && key.deletionDate !== undefined && key.deletionDate <= now) return 'delete';
-  if (key.imported?.validTo !== undefined && key.imported.validTo <= now && key.sealedMaterials.length > 0) return 'expire-material';
+  if (key.imported?.validTo !== undefined && key.imported.validTo <= now && key.sealedMaterials.some(Boolean)) return 'expire-material';
   const next = key.rotation.nextRotationDate;
   if (key.rotation.enabled && next !== undefined && next <= now && key.state === 'Enabled') return 'rotate';
   return undefined;

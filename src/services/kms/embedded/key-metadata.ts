@@ -3,7 +3,7 @@ import type { ArnScope } from '../../arn';
 import type { KeyMetadata, MultiRegionConfiguration } from '../key-management';
 import { algorithmsOf } from '../key-specs';
 import type { KeyRecord } from './key-record';
-import { specOf, usageOf } from './key-lifecycle';
+import { materialDigests, specOf, usageOf } from './key-lifecycle';
 import { recordArn } from './regions';
 
 const toDate = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms));
@@ -54,7 +54,10 @@ function multiRegionConfiguration(key: KeyRecord, scope: ArnScope, records: KeyR
  * Neither reveals anything of the material.
  */
 export function keyMaterialId(key: KeyRecord, version: number): string {
-  const source =
-    key.origin === 'EXTERNAL' && key.imported ? `imported:${key.imported.materialDigest}` : (key.sealedMaterials[version] ?? '');
-  return createHash('sha256').update(`${key.keyId}:${source}`).digest('hex');
+  const digest = key.origin === 'EXTERNAL' && key.imported ? (materialDigests(key)[version] ?? key.imported.materialDigest) : undefined;
+  return digest === undefined ? materialId(key.keyId, key.sealedMaterials[version] ?? '') : importedMaterialId(key.keyId, digest);
 }
+
+export const importedMaterialId = (keyId: string, digest: string): string => materialId(keyId, `imported:${digest}`);
+
+const materialId = (keyId: string, source: string) => createHash('sha256').update(`${keyId}:${source}`).digest('hex');

@@ -35,6 +35,13 @@ export interface KeyRecord {
   imported?: {
     /** HMAC of the first material ever imported: later imports must bring the same bytes. */
     materialDigest: string;
+    /**
+     * HMAC of each material version, aligned with `sealedMaterials` (on-demand rotation appends);
+     * absent on records made before: one version, `materialDigest`.
+     */
+    versions?: string[];
+    /** Material imported with ImportType NEW_KEY_MATERIAL, sealed for the next version: RotateKeyOnDemand makes it current. */
+    pending?: { digest: string; sealed: string };
     expirationModel: ExpirationModel;
     validTo?: number;
   };
