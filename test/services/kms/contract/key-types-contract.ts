@@ -593,5 +593,32 @@ export function keyTypesContract(kmsOf: () => KeyManagement): void {
         expect(await codeOf(kms.rotateKeyOnDemand(key.keyId))).toBe('UnsupportedOperationException');
       }
     });
+
+    it('multi-Region keys: a replica in another region with the same key id and material; the primary can move', async () => {
+      const primary = await kms.createKey({ multiRegion: true, description: 'contract mrk' });
+      expect(primary.keyId).toMatch(/^mrk-[0-9a-f]{32}$/);
+      expect(primary.multiRegionConfiguration?.multiRegionKeyType).toBe('PRIMARY');
+      const home = primary.multiRegionConfiguration!.primaryKey.region;
+      const elsewhere = home === 'eu-west-1' ? 'eu-west-2' : 'eu-west-1';
+      const replicated = await kms.replicateKey({
+        keyId: primary.keyId,
+        replicaRegion: elsewhere,
+        tags: [{ tagKey: 'copy', tagValue: '1' }],
+      });
+      expect(replicated.replicaKeyMetadata).toMatchObject({ keyId: primary.keyId, multiRegion: true });
+      expect(replicated.replicaKeyMetadata.arn).toBe(primary.arn.replace(`:${home}:`, `:${elsewhere}:`));
+      expect(replicated.replicaTags).toEqual([{ tagKey: 'copy', tagValue: '1' }]);
+      expect((await kms.describeKey(primary.keyId)).multiRegionConfiguration?.replicaKeys).toEqual([
+        { arn: replicated.replicaKeyMetadata.arn, region: elsewhere },
+      ]);
+      expect(await codeOf(kms.replicateKey({ keyId: primary.keyId, replicaRegion: elsewhere }))).toBe('AlreadyExistsException');
+      const single = await kms.createKey({});
+      expect(await codeOf(kms.replicateKey({ keyId: single.keyId, replicaRegion: elsewhere }))).toBe('UnsupportedOperationException');
+      await kms.updatePrimaryRegion(primary.keyId, elsewhere);
+      expect((await kms.describeKey(primary.keyId)).multiRegionConfiguration).toMatchObject({
+        multiRegionKeyType: 'REPLICA',
+        primaryKey: { region: elsewhere },
+      });
+    });
   });
 }
