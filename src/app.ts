@@ -18,7 +18,6 @@ import { grantsRouter } from './routes/grants';
 import { keyRotationRouter } from './routes/key-rotation';
 import { keysRouter } from './routes/keys';
 import { kmsWireRouter } from './routes/kms-wire';
-import { REGION_NAME } from './services/arn';
 import { objectsRouter } from './routes/objects';
 import { principalsRouter } from './routes/principals';
 import { auditRouter } from './routes/audit';
@@ -52,6 +51,11 @@ export interface AppServices {
   guard: RequestGuard;
   audit: AuditTrail;
   arnScope: ArnScope;
+  /**
+   * The regions the KMS endpoint serves: every region on the embedded KMS (each its own keys);
+   * AWS_REGION only over AWS KMS, whose one client is for that region.
+   */
+  kmsRegions: string | RegExp;
   envelope: EnvelopeService;
   objects: ObjectService;
   specPath: string;
@@ -70,7 +74,7 @@ export function createApp(services: AppServices): express.Express {
   app.use(httpMetrics(metrics));
   app.use(operationsRouter({ metrics, specPath, isReady: services.isReady }));
 
-  app.use(kmsWireRouter({ kms, principals, scope, guard: services.guard, audit: services.audit, region: REGION_NAME }));
+  app.use(kmsWireRouter({ kms, principals, scope, guard: services.guard, audit: services.audit, region: services.kmsRegions }));
   app.use('/v1', requireBearer(principals, scope));
   // JSON bodies only where the API takes JSON: envelope and object bodies stay unread streams.
   const streamed = /^\/v1\/(envelope|buckets)\//;

@@ -1,3 +1,4 @@
+import { REGION_NAME } from './services/arn';
 import { promises as fs } from 'node:fs';
 import type { AppServices } from './app';
 import type { Config } from './config';
@@ -200,6 +201,7 @@ async function compose(config: Config, logger: PinoLogger, closers: (() => Promi
     guard: new RequestGuard(authorizer, scope, audit, () => trail.writable()),
     audit: trail,
     arnScope,
+    kmsRegions: config.kmsBackend === 'embedded' ? REGION_NAME : config.region,
     envelope,
     objects,
     specPath: findSpecPath(),

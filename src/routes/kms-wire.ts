@@ -32,7 +32,7 @@ interface WireDeps {
   guard: RequestGuard;
   audit: AuditTrail;
   /** The region a request names by the scope it is signed for: each region has its own keys. */
-  region: RegExp;
+  region: string | RegExp;
 }
 
 /** What an X-Amz-Target asks for: the service it must be signed for, and the call. */

@@ -48,7 +48,7 @@ export function auditEvent(call: AuditCall, context: RequestContext, scope: { re
     eventSource: call.source,
     eventName: call.name,
     eventType: 'AwsApiCall',
-    awsRegion: scope.region,
+    awsRegion: context.region ?? scope.region,
     recipientAccountId: scope.accountId,
     readOnly: call.readOnly,
     userIdentity: {

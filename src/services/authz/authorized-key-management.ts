@@ -100,6 +100,7 @@ class AuthorizedCall {
       Object.assign(keys, requestAlias(ref));
       await this.check(plan.action, await this.resolve(ref), 'AWS::KMS::Key', keys, plan.grantRequest?.(args));
     }
+    for (const need of plan.alsoNeeds?.(args, this.arnScope()) ?? []) await this.check(need.action, need.resource, need.type, keys);
     for (const name of plan.aliases?.(args) ?? []) await this.check(plan.action, aliasArn(this.arnScope(), name), 'AWS::KMS::Alias', keys);
     for (const name of plan.aliasTargets?.(args) ?? []) {
       // An alias that does not exist has no key to check: the call itself answers NotFound.

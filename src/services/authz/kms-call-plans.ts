@@ -1,4 +1,6 @@
+import { type ArnScope, keyArn, parseKmsArn } from '../arn';
 import type * as port from '../kms/key-management';
+import { isKeyId } from '../kms/key-id';
 import { readGrantToken } from '../kms/grant-token';
 import type { ConditionKeys } from './authorizer';
 import type { GrantRequest } from './grant-match';
@@ -27,6 +29,8 @@ export interface KmsCallPlan {
   /** Keys to authorize on from the answer (cryptographic calls). */
   keyAfter?: (args: unknown[], result: unknown) => KeyAfter[];
   context?: (args: unknown[]) => port.EncryptionContext | undefined;
+  /** What else the call needs, on what (ReplicateKey: kms:CreateKey in the replica's region). */
+  alsoNeeds?: (args: unknown[], scope: ArnScope) => { action: string; resource: string; type: string }[];
   /** Condition keys the call brings beyond its encryption context (CreateGrant's kms:Grant* keys). */
   conditionKeys?: (args: unknown[]) => ConditionKeys;
   /** What grants on the key decide on, beyond the principal and the operation. */
@@ -149,8 +153,22 @@ export const kmsCallPlans: Record<keyof port.KeyManagement, KmsCallPlan> = {
       return { keyId: i.keyId, replicaRegion: i.replicaRegion, description: i.description, tags: i.tags, policy: i.policy };
     }),
     keyBefore: (args) => first<port.ReplicateKeyInput>(args).keyId,
+    // As AWS: the replica is a new key in its region, made (and tagged) there.
+    alsoNeeds: (args) => [
+      { action: 'kms:CreateKey', resource: '*', type: '' },
+      ...(first<port.ReplicateKeyInput>(args).tags?.length ? [{ action: 'kms:TagResource', resource: '*', type: '' }] : []),
+    ],
   },
-  updatePrimaryRegion: onKey('UpdatePrimaryRegion', false, (args) => ({ keyId: args[0], primaryRegion: args[1] })),
+  // As AWS: on the primary, and on the replica that becomes primary, in its region.
+  updatePrimaryRegion: {
+    ...onKey('UpdatePrimaryRegion', false, (args) => ({ keyId: args[0], primaryRegion: args[1] })),
+    alsoNeeds: (args, scope) => {
+      const id = parseKmsArn(args[0] as string)?.resource ?? (args[0] as string);
+      return isKeyId(id)
+        ? [{ action: 'kms:UpdatePrimaryRegion', resource: keyArn({ ...scope, region: args[1] as string }, id), type: 'AWS::KMS::Key' }]
+        : [];
+    },
+  },
   createAlias: {
     ...onKey('CreateAlias', false, (args) => ({ aliasName: args[0], targetKeyId: args[1] })),
     keyBefore: (args) => args[1] as string,

@@ -204,18 +204,36 @@ export class EmbeddedKms implements port.KeyManagement {
       if (this.live.replicasOf(primary).some((r) => r.region === region)) {
         throw new ServiceError('AlreadyExistsException', `${primary.keyId} already has a replica in ${input.replicaRegion}`);
       }
-      const { grants: _grants, policy: _policy, deletionDate: _d, pendingWindowInDays: _w, ...shared } = primary;
+      const { grants: _grants, policy: _policy, deletionDate: _d, pendingWindowInDays: _w, region: _r, imported, ...shared } = primary;
+      // As AWS, a replica of imported material has none until the same material is imported into
+      // it (its digests say which); other material it shares with its primary.
+      const external = primary.origin === 'EXTERNAL';
       const made: KeyRecord = {
         ...shared,
-        ...(region === undefined ? { region: undefined } : { region }),
+        ...(region === undefined ? {} : { region }),
         creationDate: this.now(),
-        description: input.description ?? primary.description,
+        description: input.description ?? '',
+        state: external ? 'PendingImport' : 'Enabled',
         tags,
         rotation: { enabled: false, periodDays: primary.rotation.periodDays },
+        ...(external
+          ? {
+              sealedMaterials: [],
+              ...(imported && {
+                imported: {
+                  materialDigest: imported.materialDigest,
+                  versions: imported.versions,
+                  expirationModel: imported.expirationModel,
+                },
+              }),
+            }
+          : {}),
         ...(policy === undefined ? {} : { policy }),
       };
-      if (made.region === undefined) delete made.region;
       tx.putKey(made);
+      // The primary is written too: a rotation or a move of the primary on another replica of
+      // Coffer, racing this, then conflicts with it instead of missing the new replica.
+      tx.putKey(primary);
       return made;
     });
     return {
@@ -233,9 +251,11 @@ export class EmbeddedKms implements port.KeyManagement {
       if (!primary.multiRegion) throw new ServiceError('UnsupportedOperationException', `${primary.keyId} is not a multi-Region key`);
       checkNotReplica(primary, this.scope.region, 'UpdatePrimaryRegion');
       const records = this.live.replicasOf(primary);
-      if (!records.some((r) => (r.region ?? this.scope.region) === primaryRegion)) {
-        throw new ServiceError('NotFoundException', `${primary.keyId} has no replica in ${primaryRegion}`);
-      }
+      const target = records.find((r) => (r.region ?? this.scope.region) === primaryRegion);
+      if (!target) throw new ServiceError('NotFoundException', `${primary.keyId} has no replica in ${primaryRegion}`);
+      // As AWS: both keys must be Enabled.
+      for (const key of [primary, target]) if (key.state !== 'Enabled') throw lifecycle.stateError(key);
+      const epoch = (primary.multiRegion.epoch ?? 0) + 1;
       for (const record of records) {
         const current = tx.key(idOf(record)) ?? record;
         // Automatic rotation is the primary's: it moves with it.
@@ -243,7 +263,7 @@ export class EmbeddedKms implements port.KeyManagement {
           (current.region ?? this.scope.region) === primaryRegion
             ? primary.rotation
             : { enabled: false, periodDays: primary.rotation.periodDays };
-        tx.putKey({ ...current, multiRegion: { primaryRegion }, rotation });
+        tx.putKey({ ...current, multiRegion: { primaryRegion, epoch }, rotation });
       }
     });
   }
@@ -339,17 +359,23 @@ export class EmbeddedKms implements port.KeyManagement {
   }
 
   async disableKeyRotation(keyId: string): Promise<void> {
-    await this.live.change(keyId, (key) => lifecycle.withoutAutomaticRotation(key));
+    await this.live.change(keyId, (key) => {
+      checkNotReplica(key, this.scope.region, 'DisableKeyRotation');
+      return lifecycle.withoutAutomaticRotation(key);
+    });
   }
 
   async getKeyRotationStatus(keyId: string): Promise<port.RotationStatus> {
     const key = await this.live.read(keyId);
     lifecycle.checkRotationReadable(key);
+    // Automatic rotation is a multi-Region key's shared property, kept on its primary.
+    const primaryRegion = key.multiRegion?.primaryRegion;
+    const { rotation } = this.live.replicasOf(key).find((k) => (k.region ?? this.scope.region) === primaryRegion) ?? key;
     return {
       keyId: recordArn(this.scope, key),
-      keyRotationEnabled: key.rotation.enabled,
-      rotationPeriodInDays: key.rotation.enabled ? key.rotation.periodDays : undefined,
-      nextRotationDate: key.rotation.nextRotationDate === undefined ? undefined : new Date(key.rotation.nextRotationDate),
+      keyRotationEnabled: rotation.enabled,
+      rotationPeriodInDays: rotation.enabled ? rotation.periodDays : undefined,
+      nextRotationDate: rotation.nextRotationDate === undefined ? undefined : new Date(rotation.nextRotationDate),
     };
   }
 
@@ -409,6 +435,14 @@ export class EmbeddedKms implements port.KeyManagement {
       digest = importedMaterialDigest(this.rootKey, key.keyId, material);
       const seal = (version: number) => this.cipher.sealMaterial(key.keyId, version, material);
       const newMaterial = input.importType === 'NEW_KEY_MATERIAL';
+      // Related multi-Region keys hold one material: what one of them has, the others must take.
+      const related = this.live.replicasOf(key).filter((r) => idOf(r) !== idOf(key) && r.imported);
+      if (!newMaterial && related.some((r) => !lifecycle.materialDigests(r).includes(digest))) {
+        throw new ServiceError(
+          'IncorrectKeyMaterialException',
+          'a related multi-Region key has other key material: import the same material',
+        );
+      }
       await this.live.change(key.keyId, (k) =>
         lifecycle.withImportedMaterial(k, { digest, expirationModel: model, validTo, seal, publicKey, newMaterial }),
       );

@@ -1,4 +1,14 @@
-import { constants, createDecipheriv, createHmac, createPrivateKey, createPublicKey, generateKeyPair, privateDecrypt } from 'node:crypto';
+import {
+  type KeyObject,
+  constants,
+  createDecipheriv,
+  createECDH,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  privateDecrypt,
+} from 'node:crypto';
 import { promisify } from 'node:util';
 import { ServiceError, invalid } from '../../errors';
 import { WRAPPING_ALGORITHMS, type WrappingAlgorithm, type WrappingKeySpec } from '../key-management';
@@ -69,6 +79,7 @@ export function unwrapKeyMaterial(token: ImportToken, wrapped: Buffer, spec: Key
   try {
     if (token.algorithm.startsWith('RSA_AES_KEY_WRAP')) {
       const rsaLength = (privateKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8;
+      if (wrapped.length <= rsaLength) throw new Error('no wrapped material after the wrapped AES key');
       const aesKey = rsaDecrypt(wrapped.subarray(0, rsaLength));
       try {
         const unwrap = createDecipheriv('id-aes256-wrap-pad', aesKey, Buffer.from('a65959a6', 'hex'));
@@ -125,10 +136,45 @@ function checkMaterial(material: Buffer, spec: KeySpec): Buffer | undefined {
     ? key.asymmetricKeyType === 'rsa' && details?.modulusLength === RSA_MODULUS_BYTES[spec] * 8
     : isEcc(spec) && key.asymmetricKeyType === 'ec' && details?.namedCurve === CURVE_OF[spec];
   if (!fits) throw wrongMaterial(`the private key is not a ${spec} key`);
-  return createPublicKey(key).export({ format: 'der', type: 'spki' });
+  return isEcc(spec) ? eccPublicKey(key, CURVE_OF[spec]) : createPublicKey(key).export({ format: 'der', type: 'spki' });
 }
 
 /** Identifies imported material without keeping it: a key only ever takes the material it first took. */
 export function importedMaterialDigest(rootKey: Buffer, keyId: string, material: Buffer): string {
   return createHmac('sha256', rootKey).update(`imported:${keyId}:`).update(material).digest('base64');
+}
+
+/**
+ * An EC private key's public key, computed from its private scalar (a PKCS#8 key may carry any
+ * public key beside it, which must then be this one) and encoded with the named curve, as RFC 5480
+ * asks, whatever parameters the import used.
+ */
+function eccPublicKey(key: KeyObject, curve: string): Buffer {
+  let jwk;
+  try {
+    jwk = key.export({ format: 'jwk' });
+  } catch {
+    throw wrongMaterial('the private key is not a valid key on its curve');
+  }
+  const scalar = Buffer.from(jwk.d ?? '', 'base64url');
+  let point: Buffer;
+  try {
+    const ecdh = createECDH(curve);
+    ecdh.setPrivateKey(scalar);
+    point = ecdh.getPublicKey();
+  } catch {
+    throw wrongMaterial('the private key is not a valid key on its curve');
+  } finally {
+    scalar.fill(0);
+  }
+  const size = (point.length - 1) / 2;
+  const x = point.subarray(1, 1 + size);
+  const y = point.subarray(1 + size);
+  const carried = [Buffer.from(jwk.x ?? '', 'base64url'), Buffer.from(jwk.y ?? '', 'base64url')];
+  if (!carried[0]?.equals(x) || !carried[1]?.equals(y)) throw wrongMaterial("the public key in the PKCS#8 is not the private key's");
+  const crv = jwk.crv ?? '';
+  return createPublicKey({ key: { kty: 'EC', crv, x: x.toString('base64url'), y: y.toString('base64url') }, format: 'jwk' }).export({
+    format: 'der',
+    type: 'spki',
+  });
 }

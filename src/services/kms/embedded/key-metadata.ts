@@ -26,7 +26,8 @@ export function keyMetadata(key: KeyRecord, scope: ArnScope, replicas: KeyRecord
     deletionDate: toDate(key.deletionDate),
     pendingDeletionWindowInDays: key.pendingWindowInDays,
     validTo: toDate(key.imported?.validTo),
-    expirationModel: key.origin === 'EXTERNAL' ? key.imported?.expirationModel : undefined,
+    // Of the material the key holds: none before its first import (a new replica of imported material too).
+    expirationModel: key.origin === 'EXTERNAL' && key.sealedMaterials.some(Boolean) ? key.imported?.expirationModel : undefined,
     currentKeyMaterialId:
       specOf(key) === 'SYMMETRIC_DEFAULT' && key.sealedMaterials.length > 0
         ? keyMaterialId(key, key.sealedMaterials.length - 1)

@@ -9,8 +9,11 @@ export interface KeyRecord {
   origin: KeyOrigin;
   /** The region the key is in; absent: Coffer's own region (AWS_REGION). */
   region?: string;
-  /** A multi-Region key (`mrk-` id): the region of its primary, the same on every replica. */
-  multiRegion?: { primaryRegion: string };
+  /**
+   * A multi-Region key (`mrk-` id): the region of its primary, the same on every replica, and how
+   * many times the primary moved (the record that saw the most moves names the primary).
+   */
+  multiRegion?: { primaryRegion: string; epoch?: number };
   /** Absent on keys made before Coffer had other specs: SYMMETRIC_DEFAULT. */
   keySpec?: KeySpec;
   /** Absent: ENCRYPT_DECRYPT. */

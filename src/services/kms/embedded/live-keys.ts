@@ -73,13 +73,13 @@ export class LiveKeys {
         continue;
       }
       if (!key) throw notFound(ref);
-      if (lifecycle.dueChange(key, this.clock()) === undefined) return key;
+      if (lifecycle.dueChange(key, this.clock()) === undefined) return this.shared(key);
       try {
-        await this.store.transaction((tx) => this.applyDue(tx, key.keyId));
+        await this.store.transaction((tx) => this.applyDue(tx, idOf(key)));
       } catch (err) {
         // Another replica applied it first: take its record and look again.
         if (!isServiceError(err) || err.code !== 'ConcurrentModificationException') throw err;
-        await this.store.refresh([key.keyId], []);
+        await this.store.refresh([idOf(key)], []);
       }
     }
   }
@@ -89,7 +89,7 @@ export class LiveKeys {
     const { keyId } = this.locate(ref, (name) => tx.alias(name)?.targetKeyId);
     const key = keyId === undefined ? undefined : this.applyDue(tx, keyId);
     if (!key) throw notFound(ref);
-    return key;
+    return this.shared(key);
   }
 
   /** One change to one key in one transaction; the check inside `next` and the write cannot be split. */
@@ -175,9 +175,32 @@ export class LiveKeys {
     }
   }
 
+  /**
+   * A multi-Region key's record with what its related records share, taken from whichever record
+   * has the newest: the primary's region (the most moves seen) and, unless the material is
+   * imported (each record imports its own), the materials (the most versions). A record another
+   * replica of Coffer wrote racing a rotation or a move is made whole so on read, and on its
+   * next write.
+   */
+  private shared(key: KeyRecord): KeyRecord {
+    if (!key.multiRegion) return key;
+    const related = this.replicasOf(key);
+    const epoch = (k: KeyRecord) => k.multiRegion?.epoch ?? 0;
+    const mover = related.reduce((best, k) => (epoch(k) > epoch(best) ? k : best), key);
+    const materials =
+      key.origin === 'EXTERNAL'
+        ? key
+        : related.reduce((best, k) => (k.sealedMaterials.length > best.sealedMaterials.length ? k : best), key);
+    if (mover === key && materials === key) return key;
+    return { ...key, multiRegion: mover.multiRegion, sealedMaterials: materials.sealedMaterials, rotations: materials.rotations };
+  }
+
   /** Every record of a multi-Region key (primary and replicas), its own included. */
   replicasOf(key: KeyRecord): KeyRecord[] {
-    return key.multiRegion ? this.store.allKeys().filter((k) => k.keyId === key.keyId) : [key];
+    if (!key.multiRegion) return [key];
+    // A record past its deletion date is gone, whether or not a sweep has removed it yet.
+    const now = this.clock();
+    return this.store.allKeys().filter((k) => k.keyId === key.keyId && (k === key || lifecycle.dueChange(k, now) !== 'delete'));
   }
 
   sealFor(key: KeyRecord): lifecycle.SealMaterial {

@@ -18,8 +18,11 @@ export const aliasId = recordId;
 
 /** The region of an alias id, and its name. */
 export function parseAliasId(id: string): { region: string | undefined; name: string } {
-  const at = id.indexOf('/alias/');
-  return at < 0 ? { region: undefined, name: id } : { region: id.slice(0, at), name: id.slice(at + 1) };
+  // An alias of Coffer's own region is kept under its name, which begins `alias/` (and may hold
+  // `/alias/` further on); no region name begins so.
+  if (id.startsWith('alias/')) return { region: undefined, name: id };
+  const at = id.indexOf('/');
+  return { region: id.slice(0, at), name: id.slice(at + 1) };
 }
 
 /** A record's key ARN, in its own region. */
