@@ -1,6 +1,4 @@
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { KMS } from '@aws-sdk/client-kms';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { execFileSync, spawn } from 'node:child_process';
 import {
   constants,
