@@ -18,6 +18,7 @@ import { grantsRouter } from './routes/grants';
 import { keyRotationRouter } from './routes/key-rotation';
 import { keysRouter } from './routes/keys';
 import { kmsWireRouter } from './routes/kms-wire';
+import { consoleRouter } from './routes/console';
 import { objectsRouter } from './routes/objects';
 import { principalsRouter } from './routes/principals';
 import { auditRouter } from './routes/audit';
@@ -73,6 +74,7 @@ export function createApp(services: AppServices): express.Express {
   app.use(accessLog(logger));
   app.use(httpMetrics(metrics));
   app.use(operationsRouter({ metrics, specPath, isReady: services.isReady }));
+  app.use(consoleRouter(specPath));
 
   app.use(kmsWireRouter({ kms, principals, scope, guard: services.guard, audit: services.audit, region: services.kmsRegions }));
   app.use('/v1', requireBearer(principals, scope));

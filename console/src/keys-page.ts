@@ -1,0 +1,151 @@
+import { ApiError, call, ifAllowed } from './api.js';
+import { el, field, present, say, table } from './dom.js';
+
+interface KeyDescription {
+  keyMetadata: {
+    keyId: string;
+    arn: string;
+    description: string;
+    keyState: string;
+    keySpec: string;
+    keyUsage: string;
+    origin: string;
+    creationDate: string;
+    deletionDate?: string;
+  };
+  aliases: string[];
+  tags?: { tagKey: string; tagValue: string }[];
+  keyRotationEnabled?: boolean;
+}
+
+const rotationText = (d: KeyDescription) => (d.keyRotationEnabled === undefined ? '—' : d.keyRotationEnabled ? 'on' : 'off');
+
+/** #/keys: every key the principal may list, and a form to create one with an alias. */
+export async function keysPage(main: HTMLElement): Promise<void> {
+  const list = await call<{ keys: { keyId: string }[] }>('GET', '/v1/keys?limit=100');
+  const described = (await Promise.all(list.keys.map((k) => ifAllowed<KeyDescription>('GET', `/v1/keys/${k.keyId}`)))).filter(
+    (d): d is KeyDescription => d !== undefined,
+  );
+  const rows = described.map((d) => [
+    el('a', { href: `#/keys/${d.keyMetadata.keyId}` }, d.keyMetadata.keyId),
+    d.aliases.join(', ') || '—',
+    d.keyMetadata.description || '—',
+    d.keyMetadata.keyState,
+    d.keyMetadata.origin,
+    rotationText(d),
+    new Date(d.keyMetadata.creationDate).toLocaleString(),
+  ]);
+  main.replaceChildren(
+    el('h2', {}, 'Keys'),
+    table(['Key id', 'Aliases', 'Description', 'State', 'Origin', 'Rotation', 'Created'], rows, `${rows.length} keys`),
+    createKeyForm(main),
+  );
+}
+
+function createKeyForm(main: HTMLElement): HTMLElement {
+  const description = el('input', { name: 'description', autocomplete: 'off' });
+  const alias = el('input', { name: 'alias', placeholder: 'alias/orders', autocomplete: 'off' });
+  const spec = el(
+    'select',
+    { name: 'keySpec' },
+    ...['SYMMETRIC_DEFAULT', 'RSA_2048', 'ECC_NIST_P256', 'HMAC_256'].map((s) => el('option', { value: s }, s)),
+  );
+  const usageOf: Record<string, string | undefined> = { RSA_2048: 'SIGN_VERIFY', ECC_NIST_P256: 'SIGN_VERIFY', HMAC_256: 'GENERATE_VERIFY_MAC' };
+  const form = el(
+    'form',
+    { 'aria-labelledby': 'create-key' },
+    el('h3', { id: 'create-key' }, 'Create a key'),
+    field('Description', description),
+    field('Alias (optional)', alias),
+    field('Key spec', spec),
+    el('button', { type: 'submit' }, 'Create key'),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const body = {
+      description: description.value,
+      keySpec: spec.value,
+      ...(usageOf[spec.value] ? { keyUsage: usageOf[spec.value] } : {}),
+      ...(alias.value ? { alias: alias.value } : {}),
+    };
+    call<KeyDescription>('POST', '/v1/keys', body)
+      .then(async (made) => {
+        say(`Created key ${made.keyMetadata.keyId}${alias.value ? ` with alias ${alias.value}` : ''}.`);
+        await keysPage(main);
+      })
+      .catch((err: unknown) => say(refusal(err), true));
+  });
+  return form;
+}
+
+/** #/keys/<id>: a key with its rotations, tags, policy and grants (those the principal may read), and its actions. */
+export async function keyPage(main: HTMLElement, keyId: string): Promise<void> {
+  const d = await call<KeyDescription>('GET', `/v1/keys/${encodeURIComponent(keyId)}`);
+  const m = d.keyMetadata;
+  const [rotations, policy, grants] = await Promise.all([
+    ifAllowed<{ rotations: { rotationDate: string; rotationType: string }[] }>('GET', `/v1/keys/${m.keyId}/rotations`),
+    ifAllowed<unknown>('GET', `/v1/keys/${m.keyId}/policy`),
+    ifAllowed<{ grants: { grantId: string; granteePrincipal: string; operations: string[] }[] }>('GET', `/v1/keys/${m.keyId}/grants`),
+  ]);
+  main.replaceChildren(
+    ...present(
+    el('h2', {}, `Key ${m.keyId}`),
+    table(
+      ['Field', 'Value'],
+      [
+        ['ARN', el('code', {}, m.arn)],
+        ['Aliases', d.aliases.join(', ') || '—'],
+        ['Description', m.description || '—'],
+        ['State', m.keyState + (m.deletionDate ? ` (deleted ${new Date(m.deletionDate).toLocaleString()})` : '')],
+        ['Spec and usage', `${m.keySpec}, ${m.keyUsage}`],
+        ['Origin', m.origin],
+        ['Automatic rotation', rotationText(d)],
+        ['Created', new Date(m.creationDate).toLocaleString()],
+      ],
+      'Key details',
+    ),
+    keyActions(main, m.keyId, m.keyState),
+    d.tags && d.tags.length > 0 && table(['Tag', 'Value'], d.tags.map((t) => [t.tagKey, t.tagValue]), 'Tags'),
+    rotations &&
+      table(
+        ['Rotated', 'Type'],
+        rotations.rotations.map((r) => [new Date(r.rotationDate).toLocaleString(), r.rotationType]),
+        `${rotations.rotations.length} rotations`,
+      ),
+    grants && table(['Grant', 'Grantee', 'Operations'], grants.grants.map((g) => [g.grantId.slice(0, 12) + '…', g.granteePrincipal, g.operations.join(', ')]), 'Grants'),
+    policy !== undefined &&
+      el('section', { 'aria-labelledby': 'policy' }, el('h3', { id: 'policy' }, 'Key policy'), el('pre', {}, JSON.stringify(policy, null, 2))),
+    ),
+  );
+}
+
+function keyActions(main: HTMLElement, keyId: string, state: string): HTMLElement {
+  const action = (label: string, method: string, path: string, confirmText?: string, className = 'secondary') => {
+    const button = el('button', { type: 'button', class: className }, label);
+    button.addEventListener('click', () => {
+      if (confirmText && !window.confirm(confirmText)) return;
+      call(method, path)
+        .then(async () => {
+          say(`${label}: done.`);
+          await keyPage(main, keyId);
+        })
+        .catch((err: unknown) => say(refusal(err), true));
+    });
+    return button;
+  };
+  const base = `/v1/keys/${keyId}`;
+  return el(
+    'div',
+    { class: 'actions', role: 'group', 'aria-label': 'Key actions' },
+    state === 'Disabled' && action('Enable', 'POST', `${base}/enable`),
+    state === 'Enabled' && action('Disable', 'POST', `${base}/disable`, `Disable ${keyId}? Nothing can be encrypted or decrypted under it until it is enabled again.`),
+    state === 'Enabled' && action('Rotate now', 'POST', `${base}/rotations`, `Rotate ${keyId} now? Older ciphertext still decrypts.`),
+    state !== 'PendingDeletion' &&
+      action('Schedule deletion', 'DELETE', `${base}?pendingWindowInDays=7`, `Delete ${keyId} in 7 days? Data under it can never be decrypted after that.`, 'danger'),
+    state === 'PendingDeletion' && action('Cancel deletion', 'POST', `${base}/cancel-deletion`),
+  );
+}
+
+export function refusal(err: unknown): string {
+  return err instanceof ApiError ? `${err.code}: ${err.message}` : String(err);
+}
