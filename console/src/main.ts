@@ -3,6 +3,8 @@ import { callsPage } from './calls-page.js';
 import { keyPage, keysPage, refusal } from './keys-page.js';
 import { el, field, say } from './dom.js';
 import { tryPage } from './try-page.js';
+import { objectsPage } from './objects-page.js';
+import { auditPage } from './audit-page.js';
 
 /** The console: sign-in, then one page per hash route. */
 let route = 0;
@@ -54,6 +56,8 @@ async function render(): Promise<void> {
     if (page === 'keys' && id) await keyPage(main, decodeURIComponent(id));
     else if (page === 'try') tryPage(main);
     else if (page === 'calls') callsPage(main, () => route !== mine);
+    else if (page === 'objects') await objectsPage(main, id === undefined ? undefined : decodeURIComponent(id));
+    else if (page === 'audit') await auditPage(main);
     else await keysPage(main);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
