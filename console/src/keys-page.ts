@@ -105,6 +105,7 @@ export async function keyPage(main: HTMLElement, keyId: string): Promise<void> {
       'Key details',
     ),
     keyActions(main, m.keyId, m.keyState),
+    aliasForm(main, m.keyId),
     d.tags && d.tags.length > 0 && table(['Tag', 'Value'], d.tags.map((t) => [t.tagKey, t.tagValue]), 'Tags'),
     rotations &&
       table(
@@ -144,6 +145,21 @@ function keyActions(main: HTMLElement, keyId: string, state: string): HTMLElemen
       action('Schedule deletion', 'DELETE', `${base}?pendingWindowInDays=7`, `Delete ${keyId} in 7 days? Data under it can never be decrypted after that.`, 'danger'),
     state === 'PendingDeletion' && action('Cancel deletion', 'POST', `${base}/cancel-deletion`),
   );
+}
+
+function aliasForm(main: HTMLElement, keyId: string): HTMLElement {
+  const name = el('input', { name: 'aliasName', placeholder: 'alias/orders', required: '', autocomplete: 'off' });
+  const form = el('form', { 'aria-labelledby': 'add-alias' }, el('h3', { id: 'add-alias' }, 'Add an alias'), field('Alias name', name), el('button', { type: 'submit' }, 'Add alias'));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    call('POST', '/v1/aliases', { aliasName: name.value, targetKeyId: keyId })
+      .then(async () => {
+        say(`Alias ${name.value} now names ${keyId}.`);
+        await keyPage(main, keyId);
+      })
+      .catch((err: unknown) => say(refusal(err), true));
+  });
+  return form;
 }
 
 export function refusal(err: unknown): string {

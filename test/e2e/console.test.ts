@@ -107,6 +107,10 @@ describe('the web console', () => {
     await photograph(page, 'key');
     await page.getByRole('button', { name: 'Enable' }).click();
     await page.getByRole('button', { name: 'Disable' }).waitFor();
+    // A second alias, from the key's page.
+    await page.getByLabel('Alias name').fill('alias/console-second');
+    await page.getByRole('button', { name: 'Add alias' }).click();
+    await page.getByRole('cell', { name: 'alias/console-orders, alias/console-second' }).waitFor();
     await page.close();
   });
 
