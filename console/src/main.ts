@@ -30,8 +30,9 @@ function signInPage(main: HTMLElement, message?: string): void {
       })
       .then(() => {
         say('Signed in.');
-        location.hash = '#/keys';
-        void render();
+        // One render: setting another hash renders through hashchange; the same hash does not.
+        if (location.hash === '#/keys') void render();
+        else location.hash = '#/keys';
       })
       .catch((err: unknown) => {
         session.signOut();

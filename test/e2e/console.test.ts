@@ -54,6 +54,17 @@ async function signedIn(token = coffer.token): Promise<Page> {
   return page;
 }
 
+/** Waits for the status line to say `expected`; a timeout names what it said instead (an error from the API, say). */
+async function statusSays(page: Page, expected: RegExp): Promise<void> {
+  let said = '';
+  for (let i = 0; i < 300; i++) {
+    said = (await page.getByRole('status').textContent()) ?? '';
+    if (expected.test(said)) return;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`the console's status line said ${JSON.stringify(said)}, not ${String(expected)}`);
+}
+
 async function photograph(page: Page, name: string): Promise<void> {
   for (const [width, viewport] of Object.entries(VIEWPORTS)) {
     await page.setViewportSize(viewport);
@@ -86,12 +97,28 @@ describe('the web console', () => {
     await page.close();
   });
 
+  it('renders the keys page once after signing in (two renders raced, and one wiped a form being filled)', async () => {
+    const page = await newPage();
+    const listings: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().endsWith('/v1/keys?limit=100')) listings.push(request.url());
+    });
+    await page.goto(`${coffer.url}/console/`);
+    await page.getByLabel('Bearer token').fill(coffer.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Keys' }).waitFor();
+    await page.waitForTimeout(500);
+    expect(listings).toHaveLength(1);
+    await page.close();
+  });
+
   it('signs in, creates a key with an alias, and shows it with its actions', async () => {
     const page = await signedIn();
     await page.getByRole('heading', { name: 'Keys' }).waitFor();
     await page.getByLabel('Description').fill('console orders');
     await page.getByLabel('Alias (optional)').fill('alias/console-orders');
     await page.getByRole('button', { name: 'Create key' }).click();
+    await statusSays(page, /^Created key .* with alias alias\/console-orders\.$/);
     await page.getByRole('cell', { name: 'alias/console-orders' }).waitFor();
     await photograph(page, 'keys');
     // The token is in the tab's session storage, not in the URL.
