@@ -38,4 +38,4 @@ it('runs the AWS CLI workshop as written with the Debian AWS CLI', async () => {
   expect(events.map((e) => e.errorCode ?? 'ok')).toEqual(['ok', 'AccessDeniedException']);
   // Root only created workshop-admin and deleted it; workshop-admin did the rest.
   expect(await rootCalls(coffer)).toEqual(['CreatePrincipal', 'DeletePrincipal']);
-});
+}, 180_000); // Each CLI call starts a Python interpreter: about 25 s in all, three times that on a loaded CI machine.
