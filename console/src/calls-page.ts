@@ -37,9 +37,15 @@ export function callsPage(main: HTMLElement, stopped: () => boolean): void {
     chart,
     legend,
   );
+  const unavailable = el('p', { class: 'error', hidden: '' }, 'The metrics cannot be read just now: the numbers below are the last read.');
+  main.append(unavailable);
   const poll = async () => {
     if (stopped()) return;
-    const text = await fetch('/metrics').then((r) => r.text());
+    const res = await fetch('/metrics');
+    // A failed answer is no sample: drawn, it would look like zero calls.
+    if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
+    const text = await res.text();
+    unavailable.hidden = true;
     samples.push({
       at: Date.now(),
       calls: sumBy(text, 'coffer_kms_requests_total', 'operation'),
@@ -48,9 +54,16 @@ export function callsPage(main: HTMLElement, stopped: () => boolean): void {
     });
     while (samples.length > 2 && (samples[1]?.at ?? 0) < Date.now() - WINDOW_MS) samples.shift();
     draw(samples, chart, legend);
-    setTimeout(() => void poll().catch(() => undefined), POLL_MS);
   };
-  void poll();
+  const loop = () => {
+    if (stopped()) return;
+    poll()
+      .catch(() => {
+        unavailable.hidden = false;
+      })
+      .finally(() => setTimeout(loop, POLL_MS));
+  };
+  loop();
 }
 
 const COLORS = ['#0b4f9c', '#9c1b0b', '#1b7a2e', '#6b2f9c', '#8a6100', '#00707a'];
@@ -77,6 +90,9 @@ function draw(samples: Sample[], chart: HTMLElement, legend: HTMLElement): void 
     line.setAttribute('fill', 'none');
     line.setAttribute('stroke', COLORS[i % COLORS.length] ?? '#000');
     line.setAttribute('stroke-width', '2');
+    // Past six operations the colours come round again, with another dash pattern.
+    const dashes = ['', '8 4', '2 3', '12 3 2 3'][Math.floor(i / COLORS.length) % 4] ?? '';
+    if (dashes) line.setAttribute('stroke-dasharray', dashes);
     line.setAttribute('data-operation', op);
     svg.append(line);
   });

@@ -22,24 +22,52 @@ const rotationText = (d: KeyDescription) => (d.keyRotationEnabled === undefined 
 
 /** #/keys: every key the principal may list, and a form to create one with an alias. */
 export async function keysPage(main: HTMLElement): Promise<void> {
-  const list = await call<{ keys: { keyId: string }[] }>('GET', '/v1/keys?limit=100');
-  const described = (await Promise.all(list.keys.map((k) => ifAllowed<KeyDescription>('GET', `/v1/keys/${k.keyId}`)))).filter(
-    (d): d is KeyDescription => d !== undefined,
-  );
-  const rows = described.map((d) => [
-    el('a', { href: `#/keys/${d.keyMetadata.keyId}` }, d.keyMetadata.keyId),
-    d.aliases.join(', ') || '—',
-    d.keyMetadata.description || '—',
-    d.keyMetadata.keyState,
-    d.keyMetadata.origin,
-    rotationText(d),
-    new Date(d.keyMetadata.creationDate).toLocaleString(),
-  ]);
+  const ids = await allKeyIds();
+  const described = await Promise.all(ids.map((keyId) => ifAllowed<KeyDescription>('GET', `/v1/keys/${keyId}`)));
+  // A key the principal may list but not describe keeps its row, with its id alone.
+  const rows = ids.map((keyId, i) => {
+    const d = described[i];
+    const link = el('a', { href: `#/keys/${keyId}` }, keyId);
+    if (!d) return [link, '—', '—', '—', '—', '—', '—'];
+    return [
+      link,
+      d.aliases.join(', ') || '—',
+      d.keyMetadata.description || '—',
+      d.keyMetadata.keyState,
+      d.keyMetadata.origin,
+      rotationText(d),
+      new Date(d.keyMetadata.creationDate).toLocaleString(),
+    ];
+  });
   main.replaceChildren(
     el('h2', {}, 'Keys'),
     table(['Key id', 'Aliases', 'Description', 'State', 'Origin', 'Rotation', 'Created'], rows, `${rows.length} keys`),
     createKeyForm(main),
   );
+}
+
+/** Every key id, page after page (a workshop account has tens; the console stops at 1000). */
+async function allKeyIds(): Promise<string[]> {
+  const ids: string[] = [];
+  let marker: string | undefined;
+  do {
+    const page: { keys: { keyId: string }[]; nextMarker?: string; truncated: boolean } = await call(
+      'GET',
+      `/v1/keys?limit=100${marker ? `&marker=${encodeURIComponent(marker)}` : ''}`,
+    );
+    ids.push(...page.keys.map((k) => k.keyId));
+    marker = page.truncated ? page.nextMarker : undefined;
+  } while (marker && ids.length < 1000);
+  return ids;
+}
+
+/** Runs `act` with `button` disabled until it settles: a second press sends no second request. */
+export function once(button: HTMLButtonElement, act: () => Promise<unknown>): void {
+  if (button.disabled) return;
+  button.disabled = true;
+  void act().finally(() => {
+    button.disabled = false;
+  });
 }
 
 function createKeyForm(main: HTMLElement): HTMLElement {
@@ -50,6 +78,7 @@ function createKeyForm(main: HTMLElement): HTMLElement {
     { name: 'keySpec' },
     ...['SYMMETRIC_DEFAULT', 'RSA_2048', 'ECC_NIST_P256', 'HMAC_256'].map((s) => el('option', { value: s }, s)),
   );
+  const submit = el('button', { type: 'submit' }, 'Create key');
   const usageOf: Record<string, string | undefined> = { RSA_2048: 'SIGN_VERIFY', ECC_NIST_P256: 'SIGN_VERIFY', HMAC_256: 'GENERATE_VERIFY_MAC' };
   const form = el(
     'form',
@@ -58,7 +87,7 @@ function createKeyForm(main: HTMLElement): HTMLElement {
     field('Description', description),
     field('Alias (optional)', alias),
     field('Key spec', spec),
-    el('button', { type: 'submit' }, 'Create key'),
+    submit,
   );
   form.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -68,12 +97,14 @@ function createKeyForm(main: HTMLElement): HTMLElement {
       ...(usageOf[spec.value] ? { keyUsage: usageOf[spec.value] } : {}),
       ...(alias.value ? { alias: alias.value } : {}),
     };
-    call<KeyDescription>('POST', '/v1/keys', body)
-      .then(async (made) => {
-        say(`Created key ${made.keyMetadata.keyId}${alias.value ? ` with alias ${alias.value}` : ''}.`);
-        await keysPage(main);
-      })
-      .catch((err: unknown) => say(refusal(err), true));
+    once(submit, () =>
+      call<KeyDescription>('POST', '/v1/keys', body)
+        .then(async (made) => {
+          say(`Created key ${made.keyMetadata.keyId}${alias.value ? ` with alias ${alias.value}` : ''}.`);
+          await keysPage(main);
+        })
+        .catch((err: unknown) => say(refusal(err), true)),
+    );
   });
   return form;
 }
@@ -125,12 +156,16 @@ function keyActions(main: HTMLElement, keyId: string, state: string): HTMLElemen
     const button = el('button', { type: 'button', class: className }, label);
     button.addEventListener('click', () => {
       if (confirmText && !window.confirm(confirmText)) return;
-      call(method, path)
-        .then(async () => {
-          say(`${label}: done.`);
-          await keyPage(main, keyId);
-        })
-        .catch((err: unknown) => say(refusal(err), true));
+      once(button, () =>
+        call(method, path)
+          .then(async () => {
+            say(`${label}: done.`);
+            await keyPage(main, keyId);
+            // The page was rebuilt under the keyboard: focus goes back to it, not to the top.
+            main.focus();
+          })
+          .catch((err: unknown) => say(refusal(err), true)),
+      );
     });
     return button;
   };

@@ -30,8 +30,9 @@ function signInPage(main: HTMLElement, message?: string): void {
       })
       .then(() => {
         say('Signed in.');
-        // One render: setting another hash renders through hashchange; the same hash does not.
-        if (location.hash === '#/keys') void render();
+        // The page the address names (a link opened before signing in), else the keys. One render:
+        // setting another hash renders through hashchange; the same hash does not.
+        if (location.hash.length > 2) void render();
         else location.hash = '#/keys';
       })
       .catch((err: unknown) => {
@@ -52,24 +53,41 @@ async function render(): Promise<void> {
   const mine = ++route;
   nav.hidden = session.token() === null;
   if (session.token() === null) return signInPage(main);
-  const [page = 'keys', id] = location.hash.replace(/^#\//, '').split('/');
+  // `#/keys/alias/orders` names a key by its alias: everything after the page's name is its argument.
+  const [page = 'keys', ...rest] = location.hash.replace(/^#\//, '').split('/');
+  const id = rest.length > 0 ? decodeURIComponent(rest.join('/')) : undefined;
   try {
-    if (page === 'keys' && id) await keyPage(main, decodeURIComponent(id));
+    if (page === 'keys' && id) await keyPage(main, id);
     else if (page === 'try') tryPage(main);
     else if (page === 'calls') callsPage(main, () => route !== mine);
-    else if (page === 'objects') await objectsPage(main, id === undefined ? undefined : decodeURIComponent(id));
+    else if (page === 'objects') await objectsPage(main, id);
     else if (page === 'audit') await auditPage(main);
     else await keysPage(main);
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) {
-      session.signOut();
-      nav.hidden = true;
-      return signInPage(main, 'The token is no longer accepted: sign in again.');
+    if (err instanceof ApiError && err.status === 401) return signedOut();
+    if (mine === route) {
+      main.replaceChildren(el('p', { class: 'error' }, refusal(err)));
+      say(refusal(err), true);
     }
-    say(refusal(err), true);
   }
+  // A page that loaded after the user moved on (or signed out) replaced what they see: show theirs
+  // again. (The last render started is the last to do this.)
+  if (mine !== route) void render();
 }
 
+/** The token is no longer accepted (revoked, rotated): it goes, and sign-in comes back. */
+function signedOut(): void {
+  // A sign-in that failed has dropped its token already and says why itself.
+  if (session.token() === null) return;
+  session.signOut();
+  const main = document.getElementById('main');
+  const nav = document.getElementById('nav');
+  if (nav) nav.hidden = true;
+  if (main) signInPage(main, 'The token is no longer accepted: sign in again.');
+}
+
+window.addEventListener('coffer:unauthorized', signedOut);
+window.addEventListener('hashchange', () => say(''));
 window.addEventListener('hashchange', () => void render());
 document.getElementById('sign-out')?.addEventListener('click', () => {
   session.signOut();

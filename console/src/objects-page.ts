@@ -1,4 +1,4 @@
-import { ApiError, call, session } from './api.js';
+import { call, refuseUnlessOk, session } from './api.js';
 import { refusal } from './keys-page.js';
 import { el, field, say, table } from './dom.js';
 
@@ -60,10 +60,7 @@ function downloadButton(bucket: string, o: ObjectDescription, customerKey: HTMLI
     customerKey.value = '';
     fetch(objectPath(bucket, o.key), { headers })
       .then(async (res) => {
-        if (!res.ok) {
-          const error = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
-          throw new ApiError(res.status, error.code ?? `HTTP ${res.status}`, error.message ?? res.statusText);
-        }
+        await refuseUnlessOk(res);
         const url = URL.createObjectURL(await res.blob());
         const link = el('a', { href: url, download: o.key.split('/').pop() ?? 'object' });
         document.body.append(link);
@@ -108,10 +105,7 @@ function uploadForm(main: HTMLElement, bucket: string | undefined, customerKey: 
     customerKey.value = '';
     fetch(objectPath(bucketName.value, key.value), { method: 'PUT', headers, body })
       .then(async (res) => {
-        if (!res.ok) {
-          const error = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
-          throw new ApiError(res.status, error.code ?? `HTTP ${res.status}`, error.message ?? res.statusText);
-        }
+        await refuseUnlessOk(res);
         say(`Uploaded ${key.value} (${mode.value}).`);
         await objectsPage(main, bucketName.value);
       })

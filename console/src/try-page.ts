@@ -2,7 +2,14 @@ import { call, curlOf } from './api.js';
 import { refusal } from './keys-page.js';
 import { el, field, parseContext, say } from './dom.js';
 
-const toBase64 = (text: string) => btoa(String.fromCharCode(...new TextEncoder().encode(text)));
+/** Base64 of a text's UTF-8, at most the 4096 bytes Encrypt takes (checked first: a long text is refused, not spread). */
+function toBase64(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length > 4096) throw new Error(`Encrypt takes at most 4096 bytes; this text is ${bytes.length}. Use envelope encryption for more.`);
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
 const fromBase64 = (b64: string) => new TextDecoder().decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
 
 /**
@@ -38,7 +45,7 @@ export function tryPage(main: HTMLElement): void {
       try {
         act();
       } catch (err) {
-        say(String(err), true);
+        say(err instanceof Error ? err.message : String(err), true);
       }
     });
     return b;

@@ -242,7 +242,10 @@ describe('the web console', () => {
     const operator = await signedIn();
     await operator.getByRole('heading', { name: 'Keys' }).waitFor();
     await operator.getByRole('link', { name: 'Audit' }).click();
-    await operator.getByText(/AccessDenied/).waitFor();
+    await operator
+      .getByRole('status')
+      .getByText(/AccessDenied/)
+      .waitFor();
     expect(await operator.getByRole('heading', { name: 'Audit trail' }).count()).toBe(0);
     await operator.close();
   });
