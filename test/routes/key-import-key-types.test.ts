@@ -10,6 +10,7 @@ import {
   randomBytes,
   verify,
 } from 'node:crypto';
+import { nameOf } from '../support/http';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
 let coffer: RunningCoffer;
@@ -22,15 +23,6 @@ afterAll(async () => {
   kms.destroy();
   await coffer.stop();
 });
-
-async function nameOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'no error';
-  } catch (err) {
-    return (err as Error).name;
-  }
-}
 
 type Wrapping = 'RSAES_OAEP_SHA_256' | 'RSAES_OAEP_SHA_1' | 'RSA_AES_KEY_WRAP_SHA_256' | 'RSA_AES_KEY_WRAP_SHA_1';
 

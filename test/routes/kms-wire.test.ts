@@ -5,7 +5,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { AwsKms } from '../../src/services/kms/aws/aws-kms';
-import { metricValue } from '../support/http';
+import { metricValue, nameOf } from '../support/http';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
 let coffer: RunningCoffer;
@@ -18,15 +18,6 @@ afterAll(async () => {
   kms.destroy();
   await coffer.stop();
 });
-
-async function nameOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'no error';
-  } catch (err) {
-    return (err as Error).name;
-  }
-}
 
 describe('KMS-compatible endpoint with @aws-sdk/client-kms', () => {
   it('answers as AWS KMS does, blobs and dates included', async () => {

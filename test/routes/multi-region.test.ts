@@ -1,4 +1,5 @@
 import { KMS } from '@aws-sdk/client-kms';
+import { nameOf } from '../support/http';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
 let coffer: RunningCoffer;
@@ -17,15 +18,6 @@ afterAll(async () => {
   west.destroy();
   await coffer.stop();
 });
-
-async function nameOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'no error';
-  } catch (err) {
-    return (err as Error).name;
-  }
-}
 
 describe('regions: each has its own keys and aliases', () => {
   it('a key belongs to the region its request was signed for, and its ARN names it', async () => {

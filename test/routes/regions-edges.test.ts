@@ -16,7 +16,7 @@ import path from 'node:path';
 import { silentLogger } from '../../src/logger';
 import { EmbeddedKms } from '../../src/services/kms/embedded/embedded-kms';
 import { SqliteState } from '../../src/services/state/sqlite-state';
-import { api } from '../support/http';
+import { api, nameOf } from '../support/http';
 import { REPO_ROOT } from '../support/paths';
 import { startPostgres, type RunningPostgres } from '../support/postgres';
 import { replicaEnv, within } from '../support/replicas';
@@ -33,15 +33,6 @@ import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 const ACCOUNT = '111122223333';
 const DAY = 86_400_000;
 type Credentials = { accessKeyId: string; secretAccessKey: string };
-
-async function nameOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'no error';
-  } catch (err) {
-    return (err as Error).name;
-  }
-}
 
 /** A principal with its own SigV4 credentials and the identity policy given (issued by the account root). */
 async function principal(coffer: RunningCoffer, name: string, statements: object[]): Promise<Credentials> {

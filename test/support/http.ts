@@ -47,3 +47,13 @@ export async function codeOf(p: Promise<unknown>): Promise<string> {
     return (err as { code?: string }).code ?? String(err);
   }
 }
+
+/** The AWS exception name an AWS SDK call failed with (`err.name`), or 'no error'. */
+export async function nameOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'no error';
+  } catch (err) {
+    return (err as Error).name;
+  }
+}
