@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from '../support/browser';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
 /**
@@ -16,18 +17,7 @@ let keyId = '';
 
 beforeAll(async () => {
   coffer = await startCoffer();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   const made = await rest('POST', '/v1/keys', { description: 'console edges', alias: 'alias/edges' });
   keyId = ((await made.json()) as { keyMetadata: { keyId: string } }).keyMetadata.keyId;
 }, 60_000);

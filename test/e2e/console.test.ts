@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from '../support/browser';
 import { REPO_ROOT } from '../support/paths';
 import { startCoffer, type RunningCoffer } from '../support/start-coffer';
 
@@ -26,19 +27,7 @@ async function newPage(): Promise<Page> {
 }
 beforeAll(async () => {
   coffer = await startCoffer();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    // As root in CI, without sandbox; no background traffic to a network this machine does not reach.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   mkdirSync(SHOTS, { recursive: true });
 }, 60_000);
 afterAll(async () => {
